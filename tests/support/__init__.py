@@ -1,0 +1,1 @@
+"""Test-only helpers that reach real parts (broker, database, processes)."""
