@@ -12,7 +12,16 @@ import pytest
 
 from tests.support.broker import BrokerUnderTest, open_test_broker
 
-SHARED = Path(__file__).resolve().parents[2] / "shared"
+
+def _shared_dir() -> Path:
+    """``../shared`` from the project root, or from a parent (git worktrees live deeper)."""
+    for parent in Path(__file__).resolve().parents[1:]:
+        if (parent.parent / "shared" / "fixtures").is_dir():
+            return parent.parent / "shared"
+    return Path(__file__).resolve().parents[2] / "shared"
+
+
+SHARED = _shared_dir()
 FIXTURES = SHARED / "fixtures"
 
 

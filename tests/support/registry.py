@@ -1,0 +1,292 @@
+"""A real registry for the tests: the Debian ``docker-registry`` (CNCF distribution 2.8.2).
+
+:class:`LocalRegistry` writes a config (htpasswd auth with bcrypt hashes, deletes enabled,
+storage in a temporary directory, notifications pointed at a URL with a bearer token,
+the debug server on a free port), starts the binary in its own process group on
+127.0.0.1, and reads the per-endpoint notification counters from ``/debug/vars``.
+
+There is no skip: a missing binary raises :class:`RegistryError`, which fails the test
+with a message saying what to install.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import signal
+import subprocess
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import bcrypt
+import httpx
+import yaml
+
+from bridge.embedded import free_port, port_open
+
+REGISTRY_BINARY = "docker-registry"
+DEBIAN_PACKAGE = "docker-registry"
+ENDPOINT_NAME = "bridge"
+DEFAULT_USERS: Mapping[str, str] = {"alice": "alice-pw", "bob": "bob-pw", "carol": "carol-pw"}
+
+
+class RegistryError(RuntimeError):
+    """The registry binary is missing, did not start, or its debug endpoint is unreadable."""
+
+
+def registry_binary() -> str:
+    """The path of ``docker-registry``; raises with an install hint when it is missing."""
+    found = shutil.which(REGISTRY_BINARY) or (
+        "/usr/bin/docker-registry" if os.access("/usr/bin/docker-registry", os.X_OK) else None
+    )
+    if not found:
+        raise RegistryError(
+            f"{REGISTRY_BINARY} is not installed: run `make debian-deps` "
+            f"(apt-get install {DEBIAN_PACKAGE}, CNCF distribution 2.8.2)"
+        )
+    return found
+
+
+def htpasswd_lines(users: Mapping[str, str], rounds: int = 5) -> str:
+    """An htpasswd file body with bcrypt hashes, the only scheme distribution accepts.
+
+    Low cost rounds keep each authenticated request cheap on a shared 2-core machine;
+    the ``$2y$`` prefix is what Apache's ``htpasswd -B`` writes.
+    """
+    lines = []
+    for user, password in users.items():
+        hashed = bcrypt.hashpw(password.encode(), bcrypt.gensalt(rounds=rounds)).decode()
+        lines.append(f"{user}:$2y${hashed[4:]}")
+    return "\n".join(lines) + "\n"
+
+
+@dataclass(frozen=True)
+class EndpointCounters:
+    """One notification endpoint's counters, as the registry reports them.
+
+    ``events`` were queued, ``successes`` delivered with a 2xx/3xx answer, ``failures``
+    answered with another status, ``errors`` hit a network error; ``pending`` still wait.
+    """
+
+    name: str
+    url: str
+    pending: int
+    events: int
+    successes: int
+    failures: int
+    errors: int
+    statuses: Mapping[str, int] = field(default_factory=dict)
+    headers: Mapping[str, list[str]] = field(default_factory=dict)
+
+    @classmethod
+    def from_debug_vars(cls, endpoint: Mapping[str, Any]) -> EndpointCounters:
+        metrics = endpoint.get("Metrics") or {}
+        return cls(
+            name=str(endpoint.get("name", "")),
+            url=str(endpoint.get("url", "")),
+            pending=int(metrics.get("Pending", 0)),
+            events=int(metrics.get("Events", 0)),
+            successes=int(metrics.get("Successes", 0)),
+            failures=int(metrics.get("Failures", 0)),
+            errors=int(metrics.get("Errors", 0)),
+            statuses=dict(metrics.get("Statuses") or {}),
+            headers=dict(endpoint.get("Headers") or {}),
+        )
+
+
+@dataclass(frozen=True)
+class Notifications:
+    """Where the registry sends its events, and how it retries (see docs/registry-setup.md)."""
+
+    url: str
+    token: str
+    name: str = ENDPOINT_NAME
+    timeout: str = "1s"
+    threshold: int = 10
+    backoff: str = "1s"
+    include_references: bool = True
+
+    def config(self) -> dict[str, Any]:
+        return {
+            "events": {"includereferences": self.include_references},
+            "endpoints": [
+                {
+                    "name": self.name,
+                    "url": self.url,
+                    "headers": {"Authorization": [f"Bearer {self.token}"]},
+                    "timeout": self.timeout,
+                    "threshold": self.threshold,
+                    "backoff": self.backoff,
+                }
+            ],
+        }
+
+
+class LocalRegistry:
+    """One ``docker-registry serve`` process on 127.0.0.1, in its own process group.
+
+    Use it as a context manager, or call :meth:`start` and :meth:`stop`. ``workdir`` holds
+    the config, the htpasswd file, the storage and the log.
+    """
+
+    def __init__(
+        self,
+        workdir: Path,
+        notifications: Notifications | None = None,
+        users: Mapping[str, str] = DEFAULT_USERS,
+        host: str = "127.0.0.1",
+    ) -> None:
+        self.workdir = workdir
+        self.notifications = notifications
+        self.users = dict(users)
+        self.host = host
+        self.port = free_port(host)
+        self.debug_port = free_port(host)
+        self.config_path = workdir / "registry.yml"
+        self.htpasswd_path = workdir / "htpasswd"
+        self.storage_dir = workdir / "storage"
+        self.log_path = workdir / "registry.log"
+        self._process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def address(self) -> str:
+        """``host:port``, as skopeo and image references want it."""
+        return f"{self.host}:{self.port}"
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.address}"
+
+    @property
+    def debug_url(self) -> str:
+        return f"http://{self.host}:{self.debug_port}"
+
+    @property
+    def pid(self) -> int | None:
+        return self._process.pid if self._process else None
+
+    def credentials(self, user: str) -> tuple[str, str]:
+        return user, self.users[user]
+
+    def config(self) -> dict[str, Any]:
+        """The registry configuration this instance runs with."""
+        config: dict[str, Any] = {
+            "version": 0.1,
+            "log": {"level": "info", "accesslog": {"disabled": True}},
+            "storage": {
+                "filesystem": {"rootdirectory": str(self.storage_dir)},
+                "delete": {"enabled": True},
+                "maintenance": {"uploadpurging": {"enabled": False}},
+            },
+            "http": {
+                "addr": self.address,
+                "secret": "e2e-" + os.urandom(8).hex(),
+                "debug": {"addr": f"{self.host}:{self.debug_port}"},
+            },
+            "auth": {"htpasswd": {"realm": "registry-kafka-bridge-tests", "path": str(self.htpasswd_path)}},
+        }
+        if self.notifications:
+            config["notifications"] = self.notifications.config()
+        return config
+
+    def start(self, timeout: float = 20.0) -> None:
+        binary = registry_binary()
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        self.storage_dir.mkdir(exist_ok=True)
+        self.htpasswd_path.write_text(htpasswd_lines(self.users))
+        self.config_path.write_text(yaml.safe_dump(self.config(), sort_keys=False))
+        with open(self.log_path, "ab") as log:
+            self._process = subprocess.Popen(
+                [binary, "serve", str(self.config_path)],
+                stdout=log,
+                stderr=log,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+                cwd=self.workdir,
+            )
+        deadline = time.monotonic() + timeout
+        while not (port_open(self.host, self.port) and port_open(self.host, self.debug_port)):
+            if self._process.poll() is not None or time.monotonic() > deadline:
+                tail = self.log_tail()
+                self.stop()
+                raise RegistryError(f"docker-registry did not start on {self.address}:\n{tail}")
+            time.sleep(0.05)
+
+    def log_tail(self, lines: int = 30) -> str:
+        if not self.log_path.exists():
+            return "(no log)"
+        return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+
+    def debug_vars(self) -> dict[str, Any]:
+        try:
+            response = httpx.get(f"{self.debug_url}/debug/vars", timeout=5.0)
+            response.raise_for_status()
+        except httpx.HTTPError as exc:
+            raise RegistryError(f"cannot read {self.debug_url}/debug/vars: {exc}") from exc
+        decoded = response.json()
+        if not isinstance(decoded, dict):
+            raise RegistryError("/debug/vars is not a JSON object")
+        return decoded
+
+    def notification_counters(self) -> dict[str, EndpointCounters]:
+        """Per-endpoint Pending/Events/Successes/Failures/Errors, keyed by endpoint name."""
+        registry = self.debug_vars().get("registry") or {}
+        endpoints = (registry.get("notifications") or {}).get("endpoints") or []
+        return {e["name"]: EndpointCounters.from_debug_vars(e) for e in endpoints}
+
+    def endpoint_counters(self, name: str = ENDPOINT_NAME) -> EndpointCounters:
+        counters = self.notification_counters()
+        if name not in counters:
+            raise RegistryError(f"no notification endpoint {name!r} at /debug/vars: {sorted(counters)}")
+        return counters[name]
+
+    def wait_until_delivered(
+        self, name: str = ENDPOINT_NAME, timeout: float = 30.0, quiet: float = 0.5
+    ) -> EndpointCounters:
+        """Counters once nothing is pending and they have not moved for ``quiet`` seconds.
+
+        Raises :class:`RegistryError` (with the last counters) when that does not happen in time.
+        """
+        deadline = time.monotonic() + timeout
+        last = self.endpoint_counters(name)
+        stable_since = time.monotonic()
+        while time.monotonic() < deadline:
+            time.sleep(0.1)
+            now = self.endpoint_counters(name)
+            if now != last:
+                last, stable_since = now, time.monotonic()
+            elif now.pending == 0 and time.monotonic() - stable_since >= quiet:
+                return now
+        raise RegistryError(f"notifications still pending after {timeout}s: {last}")
+
+    def stop(self, grace: float = 5.0) -> None:
+        process = self._process
+        if process is None:
+            return
+        if process.poll() is None:
+            self._signal(signal.SIGTERM)
+            try:
+                process.wait(timeout=grace)
+            except subprocess.TimeoutExpired:
+                self._signal(signal.SIGKILL)
+                process.wait(timeout=grace)
+        self._process = None
+
+    def _signal(self, sig: signal.Signals) -> None:
+        if self._process and self._process.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self._process.pid, sig)
+
+    def __enter__(self) -> LocalRegistry:
+        self.start()
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
