@@ -140,9 +140,14 @@ class LocalRegistry:
         notifications: Notifications | None = None,
         users: Mapping[str, str] = DEFAULT_USERS,
         host: str = "127.0.0.1",
+        config: Mapping[str, Any] | None = None,
     ) -> None:
+        """``config``: run this registry config instead of the generated one (for example the
+        compose stack's). Either way the address, debug address, storage and htpasswd path
+        come from ``REGISTRY_*`` environment overrides, so they are always local and free."""
         self.workdir = workdir
         self.notifications = notifications
+        self.given_config = dict(config) if config is not None else None
         self.users = dict(users)
         self.host = host
         self.port = free_port(host)
@@ -194,12 +199,22 @@ class LocalRegistry:
             config["notifications"] = self.notifications.config()
         return config
 
+    def environment_overrides(self) -> dict[str, str]:
+        """``REGISTRY_<SECTION>_<KEY>`` variables override the config file (distribution's rule)."""
+        return {
+            "REGISTRY_HTTP_ADDR": self.address,
+            "REGISTRY_HTTP_DEBUG_ADDR": f"{self.host}:{self.debug_port}",
+            "REGISTRY_STORAGE_FILESYSTEM_ROOTDIRECTORY": str(self.storage_dir),
+            "REGISTRY_AUTH_HTPASSWD_PATH": str(self.htpasswd_path),
+        }
+
     def start(self, timeout: float = 20.0) -> None:
         binary = registry_binary()
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.storage_dir.mkdir(exist_ok=True)
         self.htpasswd_path.write_text(htpasswd_lines(self.users))
-        self.config_path.write_text(yaml.safe_dump(self.config(), sort_keys=False))
+        config = self.given_config if self.given_config is not None else self.config()
+        self.config_path.write_text(yaml.safe_dump(config, sort_keys=False))
         with open(self.log_path, "ab") as log:
             self._process = subprocess.Popen(
                 [binary, "serve", str(self.config_path)],
@@ -208,6 +223,7 @@ class LocalRegistry:
                 stdin=subprocess.DEVNULL,
                 start_new_session=True,
                 cwd=self.workdir,
+                env={**os.environ, **self.environment_overrides()},
             )
         deadline = time.monotonic() + timeout
         while not (port_open(self.host, self.port) and port_open(self.host, self.debug_port)):
