@@ -110,21 +110,21 @@ class Notifications:
     threshold: int = 10
     backoff: str = "1s"
     include_references: bool = True
+    ignore: Mapping[str, list[str]] | None = None
+    """The endpoint's ``ignore`` section: ``mediatypes`` and/or ``actions``."""
 
     def config(self) -> dict[str, Any]:
-        return {
-            "events": {"includereferences": self.include_references},
-            "endpoints": [
-                {
-                    "name": self.name,
-                    "url": self.url,
-                    "headers": {"Authorization": [f"Bearer {self.token}"]},
-                    "timeout": self.timeout,
-                    "threshold": self.threshold,
-                    "backoff": self.backoff,
-                }
-            ],
+        endpoint: dict[str, Any] = {
+            "name": self.name,
+            "url": self.url,
+            "headers": {"Authorization": [f"Bearer {self.token}"]},
+            "timeout": self.timeout,
+            "threshold": self.threshold,
+            "backoff": self.backoff,
         }
+        if self.ignore is not None:
+            endpoint["ignore"] = {key: list(values) for key, values in self.ignore.items()}
+        return {"events": {"includereferences": self.include_references}, "endpoints": [endpoint]}
 
 
 class LocalRegistry:
