@@ -1,10 +1,14 @@
 """The registry harness works today, without the bridge: a real ``docker-registry`` notifies a
 recording receiver while the scenario runs, and what arrived matches both what the
-scenario did and the registry's own ``/debug/vars`` counters."""
+scenario did and the registry's own ``/debug/vars`` counters.
+
+The comparisons live in ``tests/support/expectations.py`` so that the pipeline test applies
+the very same ones to the records it reads back from Kafka.
+"""
 
 from __future__ import annotations
 
-from collections import Counter
+import copy
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,21 +17,13 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.support import expectations
 from tests.support.receiver import Delivery, RecordingReceiver
 from tests.support.registry import EndpointCounters, LocalRegistry, Notifications, RegistryError
-from tests.support.scenario import OPERATOR, PULLER, Pull, RegistryClient, ScenarioResult, run_scenario
+from tests.support.scenario import OPERATOR, PULLER, RegistryClient, ScenarioResult, run_scenario
 
 TOKEN = "harness-token"
 V1 = "application/vnd.docker.distribution.events.v1+json"
-
-
-def _actor(event: dict[str, Any]) -> str | None:
-    name = (event.get("actor") or {}).get("name")
-    return name if isinstance(name, str) else None
-
-
-def _by_action(events: list[dict[str, Any]], action: str) -> list[dict[str, Any]]:
-    return [e for e in events if e["action"] == action]
 
 
 @dataclass(frozen=True)
@@ -56,8 +52,7 @@ def test_every_event_arrived_once_and_counters_agree(session: Observed) -> None:
     assert (counters.failures, counters.errors) == (0, 0)
     assert counters.events == counters.successes == len(events) > 30
     assert counters.statuses == {"200 OK": counters.successes}
-    ids = Counter(e["id"] for e in events)
-    assert [i for i, n in ids.items() if n > 1] == []
+    assert expectations.duplicate_ids(events) == []
     assert all(len(d.events) == 1 for d in deliveries), "distribution sends one event per POST"
 
 
@@ -69,55 +64,56 @@ def test_deliveries_carry_the_bearer_token_and_v1_content_type(session: Observed
     assert {d.path for d in deliveries} == {"/events"}
 
 
-def test_every_pushed_manifest_was_notified(session: Observed) -> None:
+def test_the_events_tell_exactly_what_the_scenario_did(session: Observed) -> None:
+    assert expectations.scenario_differences(session.events, session.result) == []
+
+
+def test_the_scenario_covers_every_kind_of_operation(session: Observed) -> None:
     result, events = session.result, session.events
-    notified = {
-        (e["target"]["repository"], e["target"]["digest"], e["target"].get("tag"), _actor(e))
-        for e in _by_action(events, "push")
-        if e["target"].get("mediaType") != "application/octet-stream"
-    }
-    expected = {(p.repository, p.digest, p.tag, p.actor) for p in result.pushed}
-    assert expected <= notified
+    assert {p.tag for p in result.pushed if p.repository == "team/multi"} == {None, "1.0"}
     index = [
         e
-        for e in _by_action(events, "push")
-        if e["target"].get("tag") == "1.0" and e["target"]["repository"] == "team/multi"
+        for e in expectations.of_action(events, "push")
+        if e["target"]["repository"] == "team/multi" and e["target"].get("tag") == "1.0"
     ]
     assert [e["target"]["mediaType"] for e in index] == ["application/vnd.oci.image.index.v1+json"]
-
-
-def test_the_pullers_pull_events_are_exactly_the_scenarios_pulls(session: Observed) -> None:
-    result, events = session.result, session.events
-    seen: Counter[Pull] = Counter()
-    for e in _by_action(events, "pull"):
-        if _actor(e) != PULLER:
-            continue
-        target = e["target"]
-        kind = "blob" if target.get("mediaType") == "application/octet-stream" else "manifest"
-        seen[
-            Pull(target["repository"], target.get("tag") or target["digest"], e["request"]["method"], kind)
-        ] += 1
-    assert seen == result.pulls
     assert sum(result.pulls.values()) == 9
-    assert any(p.method == "HEAD" for p in result.pulls)
+    assert {(p.method, p.kind) for p in result.pulls} == {
+        ("GET", "manifest"),
+        ("HEAD", "manifest"),
+        ("GET", "blob"),
+    }
+    assert any(p.reference.startswith("sha256:") for p in result.pulls if p.kind == "manifest")
+    assert len(result.mounted) == 2 and len(result.deleted) == 2
+    assert {m.actor for m in result.mounted} | {d.actor for d in result.deleted} == {OPERATOR}
+    assert set(expectations.puller_pulls(events)) == set(result.pulls)
+    assert {expectations.actor_of(e) for e in expectations.of_action(events, "pull")} >= {PULLER}
 
 
-def test_mounts_and_deletes_were_notified_with_the_actor(session: Observed) -> None:
-    result, events = session.result, session.events
-    mounts = {
-        (e["target"]["fromRepository"], e["target"]["repository"], e["target"]["digest"], _actor(e))
-        for e in _by_action(events, "mount")
+@pytest.mark.parametrize("tamper", ["drop-mount", "duplicate", "extra-pull", "wrong-actor", "drop-push"])
+def test_the_expectations_catch_a_wrong_stream(session: Observed, tamper: str) -> None:
+    """The comparisons are not vacuous: each kind of damage to the stream is reported."""
+    events = copy.deepcopy(session.events)
+    first = {
+        a: next(i for i, e in enumerate(events) if e["action"] == a) for a in ("mount", "pull", "delete")
     }
-    assert mounts == {(m.from_repository, m.repository, m.digest, m.actor) for m in result.mounted}
-    assert len(mounts) == 2
-    deletes = {
-        (e["target"]["repository"], e["target"].get("digest") or e["target"].get("tag"), _actor(e))
-        for e in _by_action(events, "delete")
-    }
-    expected = {(d.repository, d.digest, d.actor) for d in result.deleted}
-    expected |= {(d.repository, tag, d.actor) for d in result.deleted for tag in d.tags}
-    assert deletes == expected
-    assert {actor for *_, actor in deletes} == {OPERATOR}
+    if tamper == "drop-mount":
+        del events[first["mount"]]
+    elif tamper == "duplicate":
+        events.append(events[0])
+    elif tamper == "extra-pull":
+        puller_pull = next(e for e in events if e["action"] == "pull" and expectations.actor_of(e) == PULLER)
+        events.append({**puller_pull, "id": "extra"})
+    elif tamper == "wrong-actor":
+        events[first["delete"]]["actor"] = {"name": "mallory"}
+    else:
+        manifest_push = next(
+            i
+            for i, e in enumerate(events)
+            if e["action"] == "push" and e["target"]["mediaType"] != expectations.BLOB
+        )
+        del events[manifest_push]
+    assert expectations.scenario_differences(events, session.result) != []
 
 
 def test_the_scenario_reports_the_registrys_final_catalog(session: Observed) -> None:
