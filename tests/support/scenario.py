@@ -263,13 +263,20 @@ class ScenarioRun:
         self.result.pulls[Pull(repository, digest, "GET", "blob")] += 1
 
 
-def run_scenario(registry: LocalRegistry, workdir: Path) -> ScenarioResult:
-    """Push, pull, copy and delete on ``registry``; see the module docstring for the roles."""
+def run_scenario(registry: LocalRegistry, workdir: Path, salt: str | None = None) -> ScenarioResult:
+    """Push, pull, copy and delete on ``registry``; see the module docstring for the roles.
+
+    ``salt`` goes into every image, so each run pushes digests never seen before (random by
+    default). skopeo remembers where it saw each blob in a machine-wide cache, keyed by
+    registry address; fresh digests keep an earlier run on a reused port from steering its
+    mount attempts.
+    """
+    salt = salt if salt is not None else os.urandom(6).hex()
     run = ScenarioRun(registry, workdir)
     result = run.result
-    alpha1, alpha2 = build_image("alpha", "v1", layers=2), build_image("alpha", "v2")
-    beta = build_image("beta", "v1")
-    multi = build_index("multi", "v1")
+    alpha1, alpha2 = build_image("alpha", f"v1-{salt}", layers=2), build_image("alpha", f"v2-{salt}")
+    beta = build_image("beta", f"v1-{salt}")
+    multi = build_index("multi", f"v1-{salt}")
 
     # alice pushes: two tags on one image, a second image, another repository, an OCI index.
     run.push_image("team/alpha", "1.0", alpha1, "alpha-1")
