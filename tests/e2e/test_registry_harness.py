@@ -9,6 +9,7 @@ the very same ones to the records it reads back from Kafka.
 from __future__ import annotations
 
 import copy
+import socket
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -149,3 +150,15 @@ def test_undelivered_events_show_up_as_pending_and_errors(tmp_path: Path) -> Non
             registry.wait_until_delivered(timeout=3, quiet=0.2)
         counters = registry.endpoint_counters()
         assert counters.pending >= 1 and counters.errors >= 1 and counters.successes == 0
+
+
+def test_a_port_taken_before_the_registry_binds_it_is_retried(tmp_path: Path) -> None:
+    registry = LocalRegistry(tmp_path / "registry")
+    with socket.socket() as squatter:
+        squatter.bind(("127.0.0.1", 0))
+        squatter.listen()
+        registry.port = squatter.getsockname()[1]
+        with registry:
+            assert registry.port != squatter.getsockname()[1]
+            assert httpx.get(f"{registry.url}/v2/", auth=registry.credentials("bob")).status_code == 200
+    assert "address already in use" in registry.log_tail(100)

@@ -208,11 +208,23 @@ class LocalRegistry:
             "REGISTRY_AUTH_HTPASSWD_PATH": str(self.htpasswd_path),
         }
 
-    def start(self, timeout: float = 20.0) -> None:
+    def start(self, timeout: float = 20.0, attempts: int = 3) -> None:
+        """Start and wait until both ports answer. Another process can grab a free port between
+        choosing it and binding it (the machine is shared), so that case retries on new ports."""
         binary = registry_binary()
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.storage_dir.mkdir(exist_ok=True)
         self.htpasswd_path.write_text(htpasswd_lines(self.users))
+        for attempt in range(1, attempts + 1):
+            try:
+                self._start_once(binary, timeout)
+                return
+            except RegistryError as exc:
+                if attempt == attempts or "address already in use" not in str(exc):
+                    raise
+                self.port, self.debug_port = free_port(self.host), free_port(self.host)
+
+    def _start_once(self, binary: str, timeout: float) -> None:
         config = self.given_config if self.given_config is not None else self.config()
         self.config_path.write_text(yaml.safe_dump(config, sort_keys=False))
         with open(self.log_path, "ab") as log:
@@ -226,12 +238,22 @@ class LocalRegistry:
                 env={**os.environ, **self.environment_overrides()},
             )
         deadline = time.monotonic() + timeout
-        while not (port_open(self.host, self.port) and port_open(self.host, self.debug_port)):
+        while not (self._answers() and port_open(self.host, self.debug_port)):
             if self._process.poll() is not None or time.monotonic() > deadline:
                 tail = self.log_tail()
                 self.stop()
                 raise RegistryError(f"docker-registry did not start on {self.address}:\n{tail}")
             time.sleep(0.05)
+
+    def _answers(self) -> bool:
+        """Our registry answers ``/v2/`` (401: auth is on), and our process is still alive."""
+        if not port_open(self.host, self.port):
+            return False
+        try:
+            status = httpx.get(f"{self.url}/v2/", timeout=2.0).status_code
+        except httpx.HTTPError:
+            return False
+        return status == 401 and self._process is not None and self._process.poll() is None
 
     def log_tail(self, lines: int = 30) -> str:
         if not self.log_path.exists():
