@@ -162,3 +162,22 @@ def test_a_port_taken_before_the_registry_binds_it_is_retried(tmp_path: Path) ->
             assert registry.port != squatter.getsockname()[1]
             assert httpx.get(f"{registry.url}/v2/", auth=registry.credentials("bob")).status_code == 200
     assert "address already in use" in registry.log_tail(100)
+
+
+@pytest.mark.parametrize("status", [503, 401])
+def test_a_failed_answer_is_retried_with_the_same_event_id(tmp_path: Path, status: int) -> None:
+    """What the bridge's deduplication and the pipeline's exactly-once check rely on: any non-2xx
+    answer (a 401 too) makes the registry resend the same event, and Failures counts attempts."""
+    receiver = RecordingReceiver(statuses=[status] * 3)
+    notifications = Notifications(receiver.url, TOKEN, threshold=5, backoff="100ms")
+    with receiver, LocalRegistry(tmp_path / "registry", notifications) as registry:
+        client = RegistryClient(registry, "alice")
+        try:
+            client.push_blob("team/retried", b"retried until accepted")
+        finally:
+            client.close()
+        counters = registry.wait_until_delivered(timeout=20)
+    assert receiver.answered == [status, status, status, 200]
+    assert len({e["id"] for d in receiver.deliveries for e in d.events}) == 1
+    assert (counters.events, counters.successes, counters.failures, counters.errors) == (1, 1, 3, 0)
+    assert sum(counters.statuses.values()) == 4 and counters.statuses["200 OK"] == 1

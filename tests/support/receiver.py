@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any
@@ -40,12 +41,18 @@ class Delivery:
 
 
 class RecordingReceiver:
-    """Records every ``POST /events`` it gets; start and stop it as a context manager."""
+    """Records every ``POST /events`` it gets; start and stop it as a context manager.
 
-    def __init__(self, host: str = "127.0.0.1") -> None:
+    ``statuses``: answers to give to the first requests, in order (e.g. ``[503, 503]``), before
+    answering 200 to everything; the failed deliveries are recorded too.
+    """
+
+    def __init__(self, host: str = "127.0.0.1", statuses: Sequence[int] = ()) -> None:
         self.host = host
         self.port = free_port(host)
         self.deliveries: list[Delivery] = []
+        self.answered: list[int] = []
+        self._statuses = list(statuses)
         self._lock = threading.Lock()
         app = Starlette(routes=[Route("/events", self._record, methods=["POST"])])
         config = uvicorn.Config(app, host=host, port=self.port, log_level="warning", lifespan="off")
@@ -60,7 +67,9 @@ class RecordingReceiver:
         body = await request.body()
         with self._lock:
             self.deliveries.append(Delivery(request.url.path, dict(request.headers), body))
-        return JSONResponse({"ok": True})
+            status = self._statuses.pop(0) if self._statuses else 200
+            self.answered.append(status)
+        return JSONResponse({"ok": status < 300}, status_code=status)
 
     def events(self) -> list[dict[str, Any]]:
         with self._lock:
