@@ -12,7 +12,17 @@ import pytest
 
 from tests.support.broker import BrokerUnderTest, open_test_broker
 
-SHARED = Path(__file__).resolve().parents[2] / "shared"
+
+def _shared_dir() -> Path:
+    """``../shared`` from the project root; from a git worktree (``wt/<name>``) it is
+    found further up, so look in every parent."""
+    for parent in Path(__file__).resolve().parents:
+        if (parent / "shared" / "fixtures").is_dir():
+            return parent / "shared"
+    return Path(__file__).resolve().parents[2] / "shared"
+
+
+SHARED = _shared_dir()
 FIXTURES = SHARED / "fixtures"
 
 
