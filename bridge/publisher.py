@@ -20,7 +20,7 @@ import time
 from typing import Any, Protocol
 
 from aiokafka import AIOKafkaProducer
-from aiokafka.errors import BrokerResponseError, KafkaError
+from aiokafka.errors import BrokerResponseError, KafkaConnectionError, KafkaError
 
 from bridge.contract import OutgoingRecord
 
@@ -85,7 +85,7 @@ class KafkaPublisher:
         return self.connected and time.monotonic() - self._last_answer <= self.ready_max_age
 
     async def start(self) -> None:
-        self._tasks = [asyncio.create_task(self._connect_loop(), name="kafka-connect")]
+        self._tasks = [asyncio.create_task(self._run(), name="kafka-producer")]
 
     async def send(self, record: OutgoingRecord) -> asyncio.Future[Any]:
         producer = self._producer
@@ -120,11 +120,23 @@ class KafkaPublisher:
         if not ack.cancelled() and ack.exception() is None:
             self._last_answer = time.monotonic()
 
-    async def _connect_loop(self) -> None:
+    async def _run(self) -> None:
+        """Connect, watch the broker, and start afresh whenever it becomes unreachable."""
+        while not self._closing:
+            self._producer = await self._connect()
+            self._last_answer = time.monotonic()
+            log.info(
+                "Kafka producer connected",
+                extra={"fields": {"bootstrap": self.bootstrap_servers, "idempotent": self.idempotent}},
+            )
+            await self._watch()
+            await self._recycle()
+
+    async def _connect(self) -> AIOKafkaProducer:
         attempt = 0
-        while self._producer is None:
+        while True:
             try:
-                self._producer = await self._open()
+                return await self._open()
             except (KafkaError, OSError) as exc:
                 delay = CONNECT_BACKOFF[min(attempt, len(CONNECT_BACKOFF) - 1)]
                 log.warning(
@@ -133,12 +145,6 @@ class KafkaPublisher:
                 )
                 attempt += 1
                 await asyncio.sleep(delay)
-        self._last_answer = time.monotonic()
-        log.info(
-            "Kafka producer connected",
-            extra={"fields": {"bootstrap": self.bootstrap_servers, "idempotent": self.idempotent}},
-        )
-        await self._probe_loop()
 
     async def _open(self) -> AIOKafkaProducer:
         """An idempotent producer, or a plain one when the broker refuses idempotence."""
@@ -174,8 +180,9 @@ class KafkaPublisher:
             raise
         return producer
 
-    async def _probe_loop(self) -> None:
-        """Ask the broker for metadata whenever nothing was acknowledged lately."""
+    async def _watch(self) -> None:
+        """Ask the broker for metadata whenever nothing was acknowledged lately; return
+        when no broker accepts a connection any more (a slow answer is not enough)."""
         interval = max(0.2, min(1.0, self.ready_max_age / 3))
         while True:
             await asyncio.sleep(interval)
@@ -184,6 +191,38 @@ class KafkaPublisher:
                 continue
             try:
                 await asyncio.wait_for(producer.client.fetch_all_metadata(), PROBE_TIMEOUT)
-            except (KafkaError, OSError, TimeoutError):
+            except TimeoutError:
                 continue
+            except (KafkaError, OSError) as exc:
+                log.warning("Kafka unreachable; reconnecting", extra={"fields": {"error": repr(exc)}})
+                return
             self._last_answer = time.monotonic()
+
+    async def _recycle(self) -> None:
+        """Drop the producer: its unacknowledged records fail (their requests already got
+        503, and the registry retries them), and a fresh producer starts with fresh
+        metadata (a restarted broker may have lost its topics)."""
+        producer, self._producer = self._producer, None
+        self._last_answer = float("-inf")
+        if producer is None:
+            return
+        await _abort(producer)
+        try:
+            await asyncio.wait_for(producer.stop(), PROBE_TIMEOUT)
+        except (KafkaError, OSError, TimeoutError) as exc:
+            log.warning("the old Kafka producer did not stop cleanly", extra={"fields": {"error": repr(exc)}})
+
+
+async def _abort(producer: AIOKafkaProducer) -> None:
+    """Fail what an unreachable producer still buffers, so that ``stop()`` need not
+    flush it. aiokafka has no public abort: stop its sender task first (then nothing
+    re-queues a batch), then fail every batch."""
+    sender = getattr(producer, "_sender", None)
+    task = getattr(sender, "sender_task", None)
+    if task is not None and not task.done():
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError, KafkaError):
+            await task
+    accumulator = getattr(producer, "_message_accumulator", None)
+    if accumulator is not None:
+        accumulator.fail_all(KafkaConnectionError("the broker became unreachable"))
