@@ -63,7 +63,7 @@ async def test_broker_lost_mid_run_then_back_on_the_same_port(
             broker.start()
             await wait_status(bridge, "/readyz", 200, within=30)
             answers = []
-            for attempt in range(40):  # the registry retries until it gets a 2xx
+            for _attempt in range(40):  # the registry retries until it gets a 2xx
                 answers.append((await bridge.post(fresh(envelope, 2))).status_code)
                 if answers[-1] == 200:
                     break
