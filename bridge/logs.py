@@ -82,6 +82,12 @@ def configure_logging(level: str = "INFO", fmt: str = "auto", *, buffered: bool 
     """``fmt``: ``json``, ``console`` or ``auto`` (console on a TTY, else JSON).
     ``buffered``: see :class:`BufferedStreamHandler` (never on a TTY)."""
     use_console = fmt == "console" or (fmt == "auto" and sys.stdout.isatty())
+    # Our formatters never print the caller, thread or process: don't collect them
+    # (the logging HOWTO's "Optimization" section; findCaller walks the whole stack).
+    logging._srcfile = None
+    logging.logThreads = False
+    logging.logProcesses = False
+    logging.logMultiprocessing = False
     use_buffer = buffered and not sys.stdout.isatty()
     handler = BufferedStreamHandler(sys.stdout) if use_buffer else logging.StreamHandler(sys.stdout)
     handler.setFormatter(ConsoleFormatter() if use_console else JsonFormatter())
