@@ -14,8 +14,9 @@ from starlette.routing import Route
 
 from bridge.auth import TokenCheck
 from bridge.dedupe import DedupeWindow
-from bridge.endpoints import BridgeState, healthz, metrics, readyz, receive_events
+from bridge.endpoints import BridgeState, healthz, metrics, readyz
 from bridge.filters import EventFilter
+from bridge.ingest import EventsEndpoint
 from bridge.lifecycle import Lifecycle
 from bridge.metrics import BridgeMetrics
 from bridge.publisher import KafkaPublisher, Publisher
@@ -25,7 +26,7 @@ from bridge.settings import BridgeSettings
 log = logging.getLogger("bridge.app")
 
 ROUTES = [
-    Route("/events", receive_events, methods=["POST"]),
+    Route("/events", EventsEndpoint(), methods=["POST"]),
     Route("/healthz", healthz, methods=["GET"]),
     Route("/readyz", readyz, methods=["GET"]),
     Route("/metrics", metrics, methods=["GET"]),
