@@ -48,7 +48,7 @@ def build_state(settings: BridgeSettings, publisher: Publisher, lifecycle: Lifec
         settings.repositories_include,
         settings.repositories_exclude,
     )
-    bridge_metrics = BridgeMetrics()
+    bridge_metrics = BridgeMetrics(lambda: float(lifecycle.in_flight))
     receiver = Receiver(
         publisher,
         settings.router,

@@ -92,14 +92,12 @@ class EventsEndpoint:
             await respond(send, answer)
         else:
             state.lifecycle.in_flight += 1
-            state.metrics.in_flight.inc()
             try:
                 answer = await handle(scope, receive, headers, state)
                 if answer.kind != "disconnected":
                     await respond(send, answer)
             finally:
                 state.lifecycle.in_flight -= 1
-                state.metrics.in_flight.dec()
         state.metrics.count_answer(answer.status)
         log_line(answer, headers, started)
 
