@@ -14,10 +14,11 @@ from tests.support.broker import BrokerUnderTest, open_test_broker
 
 
 def _shared_dir() -> Path:
-    """``../shared`` from the project root, or from a parent (git worktrees live deeper)."""
-    for parent in Path(__file__).resolve().parents[1:]:
-        if (parent.parent / "shared" / "fixtures").is_dir():
-            return parent.parent / "shared"
+    """``../shared`` from the project root; from a git worktree (``wt/<name>``) it is
+    found further up, so look in every parent."""
+    for parent in Path(__file__).resolve().parents:
+        if (parent / "shared" / "fixtures").is_dir():
+            return parent / "shared"
     return Path(__file__).resolve().parents[2] / "shared"
 
 

@@ -1,0 +1,54 @@
+"""``GET /healthz``, ``GET /readyz``, ``GET /metrics``, and :class:`BridgeState`, what every
+endpoint reads from ``request.state.bridge`` (made in the app's lifespan). ``POST /events``
+is in :mod:`bridge.ingest`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+from starlette.requests import Request
+from starlette.responses import Response
+
+from bridge.auth import TokenCheck
+from bridge.lifecycle import Lifecycle
+from bridge.metrics import BridgeMetrics
+from bridge.publisher import Publisher
+from bridge.receiver import Receiver
+
+
+@dataclass(frozen=True, slots=True)
+class BridgeState:
+    """Everything the endpoints need, made once per app in the lifespan."""
+
+    receiver: Receiver
+    publisher: Publisher
+    tokens: TokenCheck
+    metrics: BridgeMetrics
+    lifecycle: Lifecycle
+    max_body_bytes: int
+    retry_after: int
+
+
+def json_response(content: dict[str, Any], status: int) -> Response:
+    return Response(orjson.dumps(content), status, media_type="application/json")
+
+
+async def healthz(request: Request) -> Response:
+    return json_response({"status": "ok"}, 200)
+
+
+async def readyz(request: Request) -> Response:
+    state: BridgeState = request.state.bridge
+    if state.lifecycle.draining:
+        return json_response({"status": "draining"}, 503)
+    if not state.publisher.ready:
+        return json_response({"status": "kafka unavailable"}, 503)
+    return json_response({"status": "ready"}, 200)
+
+
+async def metrics(request: Request) -> Response:
+    state: BridgeState = request.state.bridge
+    payload, content_type = state.metrics.render()
+    return Response(payload, 200, media_type=content_type)
