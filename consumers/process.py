@@ -12,12 +12,14 @@ import logging
 import signal
 import uuid
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from consumers.deadletter import DeadLetterPublisher
 from consumers.errors import Interrupted, is_transient
 from consumers.handlers import HANDLERS
+from consumers.handlers.base import Handler
 from consumers.metrics import ConsumerMetrics, MetricsServer
 from consumers.runner import ACK_POLICY, CommitOnRevoke, Runner
 from consumers.settings import ConsumerSettings
@@ -85,9 +87,9 @@ class ConsumerProcess:
     """Everything one ``registry-consumer run <handler>`` owns. Build it, then ``await
     run()``; ``request_stop()`` (or SIGTERM when ``signals``) ends it cleanly."""
 
-    def __init__(self, settings: ConsumerSettings) -> None:
+    def __init__(self, settings: ConsumerSettings, handler: Handler[Any] | None = None) -> None:
         self.settings = settings
-        self.handler = HANDLERS[settings.handler]()
+        self.handler = handler or HANDLERS[settings.handler]()
         self.metrics = ConsumerMetrics(self.handler.name)
         self.engine = create_engine(settings.database_url)
         self.consumer, self.producer = _kafka_clients(settings)

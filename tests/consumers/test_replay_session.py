@@ -9,25 +9,12 @@ import pytest
 
 from tests.consumers import expected_session as expected
 from tests.consumers.conftest import MakeSettings
-from tests.support.consumers import running, wait_for
+from tests.support.consumers import running, wait_processed
 from tests.support.database import read_table
 from tests.support.publish import publish_events, session_bodies
 from tests.support.topics import create_topics
 
 pytestmark = pytest.mark.kafka
-
-
-async def processed_count(url: str, handler: str) -> int:
-    try:
-        return len(await read_table(url, "processed_events", f"handler = '{handler}'"))
-    except Exception:  # the schema may not exist yet
-        return -1
-
-
-async def wait_processed(url: str, handler: str, count: int) -> bool:
-    """True once ``count`` events are recorded (and not more)."""
-    reached = await wait_for(lambda: processed_count(url, handler), lambda n: n >= count)
-    return reached == count
 
 
 def by_key(rows: list[dict[str, Any]], *keys: str) -> dict[Any, dict[str, Any]]:
@@ -43,10 +30,12 @@ async def replay(make_settings: MakeSettings, session: list[dict[str, Any]]) -> 
     assert len(records) == expected.POSTS
     url = push.database_url
     async with running(push), running(pull):
-        assert await wait_processed(url, "push", expected.UNIQUE_EVENTS["push"])
-        assert await wait_processed(url, "pull", expected.UNIQUE_EVENTS["pull"])
+        for handler in ("push", "pull"):
+            count = expected.UNIQUE_EVENTS[handler]
+            assert await wait_processed(url, handler, count) == count
     async with running(other):
-        assert await wait_processed(url, "other", expected.UNIQUE_EVENTS["other"])
+        count = expected.UNIQUE_EVENTS["other"]
+        assert await wait_processed(url, "other", count) == count
     return url
 
 

@@ -12,24 +12,39 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
+from consumers.handlers.base import Handler
 from consumers.process import ConsumerProcess
 from consumers.settings import ConsumerSettings
+from tests.support.database import processed_count
 
 T = TypeVar("T")
 
 
 @asynccontextmanager
-async def running(settings: ConsumerSettings) -> AsyncIterator[ConsumerProcess]:
+async def running(
+    settings: ConsumerSettings, handler: Handler[Any] | None = None
+) -> AsyncIterator[ConsumerProcess]:
     """A consumer running as a task of this event loop; stopped cleanly on exit."""
-    process = ConsumerProcess(settings)
+    process = ConsumerProcess(settings, handler)
     task = asyncio.create_task(process.run(signals=False))
     try:
         yield process
     finally:
         process.request_stop()
         await asyncio.wait_for(task, 60)
+
+
+async def wait_processed(database_url: str, handler: str, count: int, within: float = 90.0) -> int:
+    """Wait until ``count`` events are persisted by ``handler``; returns how many are."""
+    return await wait_for(lambda: processed_count(database_url, handler), lambda n: n >= count, within=within)
+
+
+def metric(process: ConsumerProcess, name: str, **labels: str) -> float:
+    """A sample of the process's own Prometheus registry (0 when absent)."""
+    value = process.metrics.registry.get_sample_value(name, {"handler": process.handler.name, **labels})
+    return value or 0.0
 
 
 async def wait_for(

@@ -98,3 +98,11 @@ async def count_rows(database_url: str, table: str) -> int:
             return int((await connection.execute(text(f"SELECT count(*) FROM {table}"))).scalar_one())  # noqa: S608
     finally:
         await engine.dispose()
+
+
+async def processed_count(database_url: str, handler: str) -> int:
+    """Event ids the handler has persisted (-1 while the schema does not exist)."""
+    try:
+        return len(await read_table(database_url, "processed_events", f"handler = '{handler}'"))
+    except Exception:
+        return -1
