@@ -21,7 +21,8 @@ from consumers.errors import Interrupted, is_transient
 from consumers.handlers import HANDLERS
 from consumers.handlers.base import Handler
 from consumers.metrics import ConsumerMetrics, MetricsServer
-from consumers.runner import ACK_POLICY, CommitOnRevoke, Runner
+from consumers.rebalance import CommitOnRevoke
+from consumers.runner import ACK_POLICY, Runner
 from consumers.settings import ConsumerSettings
 from consumers.store import migrate
 from consumers.store.engine import create_engine, redacted
@@ -145,7 +146,7 @@ class ConsumerProcess:
             await self.server.stop()
 
     async def _consume(self) -> None:
-        self.consumer.subscribe([self.settings.topic], listener=CommitOnRevoke(self.runner))
+        self.consumer.subscribe([self.settings.topic], listener=CommitOnRevoke(self.runner.commit_in_flight))
         await _until_started("consumer start", self.consumer.start, self.runner)
         try:
             await self.runner.run()

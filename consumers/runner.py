@@ -19,7 +19,7 @@ So delivery is at-least-once and storage is exactly-once per event id.
   ``max_attempts`` times, and a record that still fails is dead-lettered.
 * SIGTERM (:meth:`Runner.request_stop`) lets the batch in flight finish and commit;
   the owner then stops the consumer, which leaves the group.
-* On a rebalance, :class:`CommitOnRevoke` waits for the batch in flight and commits.
+* On a rebalance, :class:`consumers.rebalance.CommitOnRevoke` waits for the batch in flight and commits.
 """
 
 from __future__ import annotations
@@ -28,16 +28,16 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import Any, TypeVar
 
-from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
+from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.errors import CommitFailedError, IllegalStateError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bridge.contract import decode_event
+from consumers.batch import BatchOutcome, Item, next_offsets, record_time
 from consumers.deadletter import DeadLetter, DeadLetterPublisher
 from consumers.errors import Interrupted, is_transient
 from consumers.handlers.base import Delivery, Handler, parse_timestamp
@@ -49,37 +49,6 @@ ACK_POLICY = "commit-after-store"
 PRUNE_EVERY_S = 600.0
 T = TypeVar("T")
 log = logging.getLogger("consumers.runner")
-
-
-@dataclass(slots=True)
-class Item:
-    """A decoded and planned record."""
-
-    record: Any
-    delivery: Delivery
-    plan: Any
-
-
-@dataclass(slots=True)
-class BatchOutcome:
-    stored: int = 0
-    duplicates: int = 0
-    letters: list[DeadLetter] = field(default_factory=list)
-
-
-def record_time(record: Any) -> datetime:
-    stamp = getattr(record, "timestamp", None)
-    if isinstance(stamp, int) and stamp > 0:
-        return datetime.fromtimestamp(stamp / 1000, UTC).replace(tzinfo=None)
-    return datetime.now(UTC).replace(tzinfo=None)
-
-
-def next_offsets(records: Sequence[Any]) -> dict[TopicPartition, int]:
-    offsets: dict[TopicPartition, int] = {}
-    for record in records:
-        tp = TopicPartition(record.topic, record.partition)
-        offsets[tp] = max(offsets.get(tp, 0), record.offset + 1)
-    return offsets
 
 
 class Runner:
@@ -125,9 +94,7 @@ class Runner:
         self._running = True
         try:
             while not self._stop.is_set():
-                batches = await self.consumer.getmany(
-                    timeout_ms=self.settings.poll_timeout_ms, max_records=self.settings.batch_max_records
-                )
+                batches = await self._retrying("poll", self._poll)
                 self._last_progress = time.monotonic()
                 records = [record for part in batches.values() for record in part]
                 if records:
@@ -139,6 +106,12 @@ class Runner:
             log.info("stopped while retrying; the batch in flight will be redelivered")
         finally:
             self._running = False
+
+    async def _poll(self) -> dict[TopicPartition, list[Any]]:
+        batches: dict[TopicPartition, list[Any]] = await self.consumer.getmany(
+            timeout_ms=self.settings.poll_timeout_ms, max_records=self.settings.batch_max_records
+        )
+        return batches
 
     async def commit_in_flight(self) -> None:
         """Wait for the batch in flight, then commit what was stored (on revoke)."""
@@ -315,17 +288,3 @@ class Runner:
     @staticmethod
     def _where(record: Any) -> dict[str, Any]:
         return {"topic": record.topic, "partition": record.partition, "offset": record.offset}
-
-
-class CommitOnRevoke(ConsumerRebalanceListener):  # type: ignore[misc]
-    """Commits the batch in flight before partitions move to another member."""
-
-    def __init__(self, runner: Runner) -> None:
-        self._runner = runner
-
-    async def on_partitions_revoked(self, revoked: Any) -> None:
-        await self._runner.commit_in_flight()
-        log.info("partitions revoked", extra={"fields": {"partitions": sorted(str(tp) for tp in revoked)}})
-
-    async def on_partitions_assigned(self, assigned: Any) -> None:
-        log.info("partitions assigned", extra={"fields": {"partitions": sorted(str(tp) for tp in assigned)}})
