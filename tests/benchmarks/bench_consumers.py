@@ -32,6 +32,7 @@ from bridge.contract import TopicRouter
 from bridge.embedded import EmbeddedBroker
 from consumers.process import ConsumerProcess
 from consumers.settings import ConsumerSettings
+from tests.support.consumers import wait_for
 from tests.support.database import LOCAL_POSTGRES, create_database, drop_database, migrate_store
 from tests.support.events import BLOB, OCI_MANIFEST, bodies, event
 from tests.support.publish import records_for, send_records
@@ -154,21 +155,27 @@ async def ceiling(bootstrap: str, topic: str, count: int) -> float:
         await consumer.stop()
 
 
-async def persist_rate(settings: ConsumerSettings, count: int) -> float:
+async def persist_rate(settings: ConsumerSettings, count: int) -> tuple[float, float]:
+    """(events per wall-clock second, events per CPU second of this process) from the
+    partition assignment until ``count`` events are persisted."""
     process = ConsumerProcess(settings)
     task = asyncio.create_task(process.run(signals=False))
     labels = {"handler": settings.handler}
+
+    async def assigned() -> bool:
+        return bool(process.consumer.assignment()) or task.done()
+
+    async def persisted() -> float:
+        if task.done():
+            task.result()  # surfaces a crash
+        return process.metrics.registry.get_sample_value("regbridge_consumer_processed_total", labels) or 0
+
     try:
-        while not process.consumer.assignment():
-            await asyncio.sleep(0.01)
-        started = time.perf_counter()
-        while (
-            process.metrics.registry.get_sample_value("regbridge_consumer_processed_total", labels) or 0
-        ) < count:
-            if task.done():
-                task.result()
-            await asyncio.sleep(0.01)
-        return count / (time.perf_counter() - started)
+        await wait_for(assigned, bool, within=120, every=0.01)
+        wall, cpu = time.perf_counter(), time.process_time()
+        done = await wait_for(persisted, lambda n: n >= count, within=600, every=0.01)
+        assert done == count, f"persisted {done} of {count}"
+        return count / (time.perf_counter() - wall), count / (time.process_time() - cpu)
     finally:
         process.request_stop()
         await task
@@ -207,7 +214,8 @@ async def bench(bootstrap: str, handlers: list[str], count: int, backends: list[
                     log_level="WARNING",
                 )
                 try:
-                    cells.append(f"{await persist_rate(settings, count):,.0f}/s")
+                    wall, cpu = await persist_rate(settings, count)
+                    cells.append(f"{wall:,.0f}/s ({cpu:,.0f}/CPU-s)")
                 finally:
                     await cleanup()
             rows.append(f"| {handler} | {count:,} | " + " | ".join(cells) + " |")
@@ -222,6 +230,7 @@ def main() -> None:
     parser.add_argument("--backends", default="sqlite,postgresql")
     args = parser.parse_args()
     handlers, backends = args.handlers.split(","), args.backends.split(",")
+    print(f"load average before: {os.getloadavg()}", flush=True)
     external = os.environ.get("REGBRIDGE_TEST_KAFKA_BOOTSTRAP", "").strip()
     import logging
 
@@ -231,6 +240,7 @@ def main() -> None:
     else:
         with EmbeddedBroker() as broker:
             rows = asyncio.run(bench(broker.bootstrap_servers, handlers, args.events, backends))
+    print(f"load average after: {os.getloadavg()}")
     print("\n".join(rows))
 
 
