@@ -21,7 +21,7 @@ import click
 from bridge.environ import ConfigError, Environ
 from bridge.logs import configure_logging
 from consumers.handlers import HANDLERS
-from consumers.process import run_consumer
+from consumers.process import run_consumer, tune_gc
 from consumers.settings import load
 from consumers.store import migrate
 from consumers.store.engine import DEFAULT_DATABASE_URL, create_engine
@@ -56,6 +56,7 @@ def run(handler: str, group: str | None, metrics_port: int | None) -> None:
         overrides["metrics_port"] = metrics_port
     settings = dataclasses.replace(settings, **overrides)
     configure_logging(settings.log_level, settings.log_format)
+    tune_gc()
     _config_errors_exit_2(lambda: asyncio.run(run_consumer(settings)))
 
 
