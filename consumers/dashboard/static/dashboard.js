@@ -1,0 +1,219 @@
+/* The dashboard page: reads the JSON API, fills the tiles, charts and tables,
+   keeps its state (range, repository, refresh) in the URL hash. */
+"use strict";
+
+(() => {
+  const RANGES = ["15m", "1h", "6h", "24h", "7d", "30d"];
+  const TOP = 10;
+  const state = { range: "1h", repository: "", refresh: 0, until: "" };
+  let timer = null;
+  let loading = false;
+
+  const $ = (selector, root = document) => root.querySelector(selector);
+
+  function readHash() {
+    const params = new URLSearchParams(location.hash.slice(1));
+    const defaultRefresh = Number($('meta[name="refresh-seconds"]').content) || 0;
+    state.range = RANGES.includes(params.get("range")) ? params.get("range") : "1h";
+    state.repository = params.get("repository") || "";
+    state.until = params.get("until") || "";
+    state.refresh = params.has("refresh") ? Number(params.get("refresh")) || 0 : defaultRefresh;
+  }
+
+  function writeHash() {
+    const params = new URLSearchParams({ range: state.range, refresh: String(state.refresh) });
+    if (state.repository) params.set("repository", state.repository);
+    if (state.until) params.set("until", state.until);
+    history.replaceState(null, "", "#" + params.toString());
+  }
+
+  function query(extra) {
+    const params = new URLSearchParams({ range: state.range, ...extra });
+    if (state.until) params.set("until", state.until);
+    if (state.repository) params.set("repository", state.repository);
+    return params.toString();
+  }
+
+  async function getJson(path) {
+    const response = await fetch(path, { headers: { Accept: "application/json" } });
+    if (!response.ok) {
+      const body = await response.json().catch(() => ({}));
+      throw new Error(`${path.split("?")[0]}: ${response.status} ${body.detail || response.statusText}`);
+    }
+    return response.json();
+  }
+
+  function cell(text, className) {
+    const td = document.createElement("td");
+    td.textContent = text;
+    if (className) td.className = className;
+    return td;
+  }
+
+  function fillTable(section, items, toCells) {
+    const body = $("tbody", section);
+    body.replaceChildren(...items.map((item) => {
+      const tr = document.createElement("tr");
+      tr.append(...toCells(item));
+      return tr;
+    }));
+    $(".empty", section).hidden = items.length > 0;
+    $("table", section).hidden = items.length === 0;
+  }
+
+  function barCell(value, max, text) {
+    const td = cell("", "num bar-cell");
+    const fill = document.createElement("div");
+    fill.className = "fill";
+    fill.style.width = `${max > 0 ? Math.round((100 * value) / max) : 0}%`;
+    const label = document.createElement("span");
+    label.textContent = text;
+    td.append(fill, label);
+    return td;
+  }
+
+  function actionCell(action) {
+    const td = cell("");
+    const badge = document.createElement("span");
+    badge.className = `action ${action}`;
+    badge.textContent = action;
+    td.append(badge);
+    return td;
+  }
+
+  function setTile(name, value, sub) {
+    $(`[data-tile="${name}"]`).textContent = value;
+    $(`[data-tile="${name}-sub"]`).textContent = sub || "";
+  }
+
+  function renderSummary(s) {
+    setTile("pulls", Format.count(s.pulls.count), `${Format.count(s.pulls.manifests)} manifests · ${Format.count(s.pulls.head)} HEAD`);
+    setTile("pushes", Format.count(s.pushes.count), `${Format.count(s.pushes.manifests)} manifests · ${Format.count(s.pushes.blobs)} blobs`);
+    setTile("bytes", Format.bytes(s.pulls.bytes), `${Format.bytes(s.pushes.bytes)} pushed`);
+    setTile("deletes", Format.count(s.deletes), `${Format.count(s.mounts)} mounts`);
+    setTile("repositories", Format.count(s.repositories.total), `${Format.count(s.repositories.active)} pulled in range`);
+  }
+
+  function renderLoad(load) {
+    for (const el of document.querySelectorAll("[data-step]")) el.textContent = Format.step(load.step);
+    for (const kind of ["requests", "bytes"]) {
+      const any = Charts.draw(kind, $(`#chart-${kind}`), load.points);
+      $(`#chart-${kind}-empty`).hidden = any;
+    }
+  }
+
+  function renderTopImages(page) {
+    const max = Math.max(0, ...page.items.map((i) => i.pulls));
+    fillTable($("#top-images"), page.items, (i) => [
+      cell(i.repository), barCell(i.pulls, max, Format.count(i.pulls)), cell(Format.bytes(i.bytes), "num"),
+    ]);
+  }
+
+  function renderTopClients(page) {
+    fillTable($("#top-clients"), page.items, (c) => [
+      cell(c.actor || "anonymous"), cell(c.addr || "–"), cell(c.useragent || "–"), cell(Format.count(c.pulls), "num"),
+    ]);
+  }
+
+  function renderPushes(page) {
+    fillTable($("#recent-pushes"), page.items, (p) => [
+      cell(Format.when(p.time), "when"), cell(Format.image({ ...p, digest: p.tag ? null : p.digest })),
+      cell(Format.digest(p.digest)), cell(Format.bytes(p.size), "num"), cell(p.actor || "anonymous"),
+    ]);
+  }
+
+  function auditTarget(a) {
+    const base = Format.image(a);
+    return a.from_repository ? `${base} (from ${a.from_repository})` : base;
+  }
+
+  function renderAudit(page) {
+    fillTable($("#audit"), page.items, (a) => [
+      cell(Format.when(a.time), "when"), actionCell(a.action), cell(auditTarget(a)), cell(a.actor || "anonymous"),
+    ]);
+  }
+
+  function renderRepositories(page) {
+    const select = $("#repository");
+    const names = page.items.map((r) => r.name);
+    if (state.repository && !names.includes(state.repository)) names.unshift(state.repository);
+    select.replaceChildren(new Option("all repositories", ""), ...names.map((n) => new Option(n, n)));
+    select.value = state.repository;
+    fillTable($("#repositories"), page.items, (r) => [
+      cell(r.name), cell(Format.count(r.tags), "num"), cell(Format.bytes(r.size), "num"),
+      cell(Format.when(r.last_push), "when"), cell(Format.count(r.pulls_24h), "num"),
+    ]);
+  }
+
+  async function refresh() {
+    if (loading) return;
+    loading = true;
+    const status = $("#status");
+    try {
+      const [summary, load, images, clients, pushes, audit, repos] = await Promise.all([
+        getJson(`api/v1/summary?${query({})}`),
+        getJson(`api/v1/load?${query({})}`),
+        getJson(`api/v1/top/images?${query({ limit: TOP })}`),
+        getJson(`api/v1/top/clients?${query({ limit: TOP })}`),
+        getJson(`api/v1/activity?${query({ action: "push", limit: TOP })}`),
+        getJson(`api/v1/audit?${query({ limit: TOP })}`),
+        getJson("api/v1/repositories?limit=100"),
+      ]);
+      renderSummary(summary);
+      renderLoad(load);
+      renderTopImages(images);
+      renderTopClients(clients);
+      renderPushes(pushes);
+      renderAudit(audit);
+      renderRepositories(repos);
+      $("#error").hidden = true;
+      status.className = "status";
+      status.textContent = `updated ${Format.clock(new Date())}`;
+    } catch (error) {
+      $("#error").hidden = false;
+      $("#error").textContent = `Could not load the data: ${error.message}`;
+      status.className = "status stale";
+      status.textContent = "update failed";
+    } finally {
+      loading = false;
+    }
+  }
+
+  function schedule() {
+    if (timer) clearInterval(timer);
+    timer = state.refresh > 0 ? setInterval(refresh, state.refresh * 1000) : null;
+  }
+
+  function syncControls() {
+    for (const button of document.querySelectorAll("#ranges button")) {
+      button.setAttribute("aria-pressed", String(button.dataset.range === state.range));
+    }
+    const refreshSelect = $("#refresh");
+    if (![...refreshSelect.options].some((o) => Number(o.value) === state.refresh)) {
+      refreshSelect.append(new Option(`every ${state.refresh} s`, String(state.refresh)));
+    }
+    refreshSelect.value = String(state.refresh);
+  }
+
+  function changed() {
+    writeHash();
+    syncControls();
+    schedule();
+    refresh();
+  }
+
+  function bind() {
+    $("#ranges").addEventListener("click", (event) => {
+      const range = event.target.dataset && event.target.dataset.range;
+      if (range) { state.range = range; changed(); }
+    });
+    $("#repository").addEventListener("change", (event) => { state.repository = event.target.value; changed(); });
+    $("#refresh").addEventListener("change", (event) => { state.refresh = Number(event.target.value); changed(); });
+    window.addEventListener("hashchange", () => { readHash(); syncControls(); schedule(); refresh(); });
+  }
+
+  readHash();
+  $("#tz").textContent = Format.timeZone();
+  bind();
+  changed();
+})();
