@@ -10,31 +10,46 @@ const Charts = (() => {
     return Math.max(320, el.clientWidth || el.parentElement.clientWidth - 32);
   }
 
-  function bars() {
-    return uPlot.paths.bars({ size: [0.7, 48], align: 0 });
+  /* Two bar series side by side in each bucket: pulls left, pushes right. */
+  function bars(align) {
+    return uPlot.paths.bars({ size: [0.4, 24], align });
   }
 
-  function series(label, color, paths) {
-    return { label, stroke: color, fill: color + "55", width: 1.5, paths, points: { show: false } };
+  function series(label, color, extra) {
+    return { label, stroke: color, fill: color + "55", width: 1.5, points: { show: false }, ...extra };
   }
 
-  function countAxis() {
-    return { label: "requests", size: 56, values: (u, ticks) => ticks.map((t) => Format.count(t)) };
+  function axis(label, format, extra) {
+    return { label, size: 72, values: (u, ticks) => ticks.map(format), ...extra };
   }
 
-  function bytesAxis() {
-    return { label: "bytes", size: 72, values: (u, ticks) => ticks.map((t) => Format.bytes(t)) };
+  function fromZero(u, min, max) {
+    return [0, Math.max(1, max) * 1.1];
   }
 
   function options(kind, width) {
-    const common = { width, height: HEIGHT, scales: { x: { time: true }, y: { range: (u, min, max) => [0, Math.max(1, max) * 1.1] } } };
+    const common = { width, height: HEIGHT, legend: { live: false }, cursor: { drag: { x: false } } };
     if (kind === "requests") {
-      return { ...common, series: [{}, series("Pulls", COLORS.pulls, bars()), series("Pushes", COLORS.pushes, bars())], axes: [{}, countAxis()] };
+      return {
+        ...common,
+        scales: { x: { time: true }, y: { range: fromZero }, pushes: { range: fromZero } },
+        series: [
+          {},
+          series("Pull requests", COLORS.pulls, { paths: bars(-1) }),
+          series("Pushes (right axis)", COLORS.pushes, { paths: bars(1), scale: "pushes" }),
+        ],
+        axes: [
+          {},
+          axis("pull requests", Format.tick, { stroke: COLORS.pulls }),
+          axis("pushes", Format.tick, { scale: "pushes", side: 1, grid: { show: false }, stroke: COLORS.pushes }),
+        ],
+      };
     }
     return {
       ...common,
+      scales: { x: { time: true }, y: { range: fromZero } },
       series: [{}, series("Bytes pulled", COLORS.pulled), series("Bytes pushed", COLORS.pushed)],
-      axes: [{}, bytesAxis()],
+      axes: [{}, axis("bytes", (n) => (Number.isInteger(n) ? Format.bytes(n) : ""))],
     };
   }
 
@@ -44,14 +59,20 @@ const Charts = (() => {
     return [xs, points.map((p) => p.bytes_pulled), points.map((p) => p.bytes_pushed)];
   }
 
-  /* Draw (or redraw) one chart; returns whether it had anything to show. */
-  function draw(kind, el, points) {
+  function clear(kind) {
     const old = live.get(kind);
     if (old) old.destroy();
+    live.delete(kind);
+  }
+
+  /* Draw (or redraw) one chart when it has anything to show; returns whether it had. */
+  function draw(kind, el, points) {
+    clear(kind);
     const data = columns(points, kind);
-    const plot = new uPlot(options(kind, widthOf(el)), data, el);
-    live.set(kind, plot);
-    return data.slice(1).some((ys) => ys.some((y) => y > 0));
+    const any = data.slice(1).some((ys) => ys.some((y) => y > 0));
+    el.hidden = !any;
+    if (any) live.set(kind, new uPlot(options(kind, widthOf(el)), data, el));
+    return any;
   }
 
   function resize() {

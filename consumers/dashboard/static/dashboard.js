@@ -87,31 +87,32 @@
   }
 
   function renderSummary(s) {
-    setTile("pulls", Format.count(s.pulls.count), `${Format.count(s.pulls.manifests)} manifests · ${Format.count(s.pulls.head)} HEAD`);
-    setTile("pushes", Format.count(s.pushes.count), `${Format.count(s.pushes.manifests)} manifests · ${Format.count(s.pushes.blobs)} blobs`);
+    setTile("pulls", Format.count(s.pulls.count), `${Format.count(s.pulls.manifests)} image pulls · ${Format.count(s.pulls.head)} HEAD`);
+    setTile("pushes", Format.count(s.pushes.count), `${Format.plural(s.pushes.manifests, "manifest")} · ${Format.plural(s.pushes.blobs, "blob")}`);
     setTile("bytes", Format.bytes(s.pulls.bytes), `${Format.bytes(s.pushes.bytes)} pushed`);
-    setTile("deletes", Format.count(s.deletes), `${Format.count(s.mounts)} mounts`);
+    setTile("deletes", Format.count(s.deletes), Format.plural(s.mounts, "mount"));
     setTile("repositories", Format.count(s.repositories.total), `${Format.count(s.repositories.active)} pulled in range`);
   }
 
   function renderLoad(load) {
     for (const el of document.querySelectorAll("[data-step]")) el.textContent = Format.step(load.step);
     for (const kind of ["requests", "bytes"]) {
-      const any = Charts.draw(kind, $(`#chart-${kind}`), load.points);
+      const any = Charts.draw(kind, $(`#chart-${kind}`), load.items);
       $(`#chart-${kind}-empty`).hidden = any;
     }
   }
 
   function renderTopImages(page) {
-    const max = Math.max(0, ...page.items.map((i) => i.pulls));
+    const max = Math.max(0, ...page.items.map((i) => i.manifest_gets));
     fillTable($("#top-images"), page.items, (i) => [
-      cell(i.repository), barCell(i.pulls, max, Format.count(i.pulls)), cell(Format.bytes(i.bytes), "num"),
+      cell(i.repository), barCell(i.manifest_gets, max, Format.count(i.manifest_gets)),
+      cell(Format.count(i.requests), "num"), cell(Format.bytes(i.bytes), "num"),
     ]);
   }
 
   function renderTopClients(page) {
     fillTable($("#top-clients"), page.items, (c) => [
-      cell(c.actor || "anonymous"), cell(c.addr || "–"), cell(c.useragent || "–"), cell(Format.count(c.pulls), "num"),
+      cell(c.actor || "anonymous"), cell(c.addr || "–"), cell(c.useragent || "–"), cell(Format.count(c.requests), "num"),
     ]);
   }
 
@@ -141,7 +142,7 @@
     select.value = state.repository;
     fillTable($("#repositories"), page.items, (r) => [
       cell(r.name), cell(Format.count(r.tags), "num"), cell(Format.bytes(r.size), "num"),
-      cell(Format.when(r.last_push), "when"), cell(Format.count(r.pulls_24h), "num"),
+      cell(Format.when(r.last_pushed_at), "when"), cell(Format.count(r.image_pulls_24h), "num"),
     ]);
   }
 
@@ -155,7 +156,7 @@
         getJson(`api/v1/load?${query({})}`),
         getJson(`api/v1/top/images?${query({ limit: TOP })}`),
         getJson(`api/v1/top/clients?${query({ limit: TOP })}`),
-        getJson(`api/v1/activity?${query({ action: "push", limit: TOP })}`),
+        getJson(`api/v1/activity?${query({ action: "push", kind: "manifest", limit: TOP })}`),
         getJson(`api/v1/audit?${query({ limit: TOP })}`),
         getJson("api/v1/repositories?limit=100"),
       ]);

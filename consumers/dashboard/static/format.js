@@ -22,6 +22,15 @@ const Format = (() => {
     return Number(n).toLocaleString("en-US");
   }
 
+  /* Axis ticks for counts: whole numbers only. */
+  function tick(n) {
+    return Number.isInteger(n) ? count(n) : "";
+  }
+
+  function plural(n, word) {
+    return `${count(n)} ${word}${Number(n) === 1 ? "" : "s"}`;
+  }
+
   function pad(n) {
     return String(n).padStart(2, "0");
   }
@@ -64,5 +73,5 @@ const Format = (() => {
     return `${zone} (UTC${sign}${pad(Math.floor(abs / 60))}:${pad(abs % 60)})`;
   }
 
-  return { bytes, count, clock, when, digest, image, step, timeZone };
+  return { bytes, count, tick, plural, clock, when, digest, image, step, timeZone };
 })();
