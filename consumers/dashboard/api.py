@@ -1,8 +1,5 @@
-"""The JSON API's handlers: parse the query, run one query module, answer JSON.
-
-Each handler's docstring is its OpenAPI operation (YAML). Handlers only translate
-between HTTP and the query functions in ``consumers.dashboard.queries``.
-"""
+"""The JSON API's routes. Handlers parse the query, run one query module and answer
+JSON; each handler's docstring is its OpenAPI operation (YAML)."""
 
 from __future__ import annotations
 
@@ -10,6 +7,10 @@ from sqlalchemy import text
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
+
+from consumers.dashboard import api_activity, api_inventory, api_load
+
+PREFIX = "/api/v1"
 
 
 async def health(request: Request) -> Response:
@@ -25,6 +26,18 @@ async def health(request: Request) -> Response:
 
 
 def routes() -> list[BaseRoute]:
+    repo = PREFIX + "/repositories/{name:path}"
     return [
-        Route("/api/v1/health", health, methods=["GET"]),
+        Route(PREFIX + "/health", health, methods=["GET"]),
+        Route(PREFIX + "/summary", api_load.summary, methods=["GET"]),
+        Route(PREFIX + "/load", api_load.load_series, methods=["GET"]),
+        Route(PREFIX + "/pulls/series", api_load.pull_series, methods=["GET"]),
+        Route(PREFIX + "/top/images", api_load.top_images, methods=["GET"]),
+        Route(PREFIX + "/top/clients", api_load.top_clients, methods=["GET"]),
+        Route(PREFIX + "/activity", api_activity.recent_activity, methods=["GET"]),
+        Route(PREFIX + "/audit", api_activity.audit_log, methods=["GET"]),
+        Route(PREFIX + "/repositories", api_inventory.repositories, methods=["GET"]),
+        Route(repo + "/tags", api_inventory.repository_tags, methods=["GET"]),
+        Route(repo + "/manifests", api_inventory.repository_manifests, methods=["GET"]),
+        Route(repo, api_inventory.repository, methods=["GET"]),
     ]

@@ -24,6 +24,13 @@ def _query(name: str, description: str, schema: dict[str, Any]) -> dict[str, Any
 
 
 PARAMETERS: dict[str, Any] = {
+    "name": {
+        "name": "name",
+        "in": "path",
+        "required": True,
+        "description": "Repository name; it may contain slashes (`team/hello`).",
+        "schema": {"type": "string"},
+    },
     "limit": _query(
         "limit",
         "Rows per page.",
@@ -43,6 +50,9 @@ PARAMETERS: dict[str, Any] = {
     "until": _query(
         "until", "Window end (RFC 3339, exclusive); default now.", {"type": "string", "format": "date-time"}
     ),
+    "action": _query("action", "Only this action: push, delete, mount or another.", {"type": "string"}),
+    "kind": _query("kind", "Only this kind: manifest, blob, tag, mount or other.", {"type": "string"}),
+    "actor": _query("actor", "Only events by this actor (exact name).", {"type": "string"}),
     "repository": _query("repository", "Only this repository (exact name).", {"type": "string"}),
     "step": _query(
         "step",

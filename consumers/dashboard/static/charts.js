@@ -27,12 +27,13 @@ const Charts = (() => {
     return [0, Math.max(1, max) * 1.1];
   }
 
-  function options(kind, width) {
+  function options(kind, width, step) {
+    const x = { time: true, range: (u, min, max) => [min - step / 2, max + step / 2] };
     const common = { width, height: HEIGHT, legend: { live: false }, cursor: { drag: { x: false } } };
     if (kind === "requests") {
       return {
         ...common,
-        scales: { x: { time: true }, y: { range: fromZero }, pushes: { range: fromZero } },
+        scales: { x, y: { range: fromZero }, pushes: { range: fromZero } },
         series: [
           {},
           series("Pull requests", COLORS.pulls, { paths: bars(-1) }),
@@ -47,14 +48,21 @@ const Charts = (() => {
     }
     return {
       ...common,
-      scales: { x: { time: true }, y: { range: fromZero } },
+      scales: { x, y: { range: fromZero } },
       series: [{}, series("Bytes pulled", COLORS.pulled), series("Bytes pushed", COLORS.pushed)],
       axes: [{}, axis("bytes", (n) => (Number.isInteger(n) ? Format.bytes(n) : ""))],
     };
   }
 
+  /* Bucket width in seconds (points are bucket starts, evenly spaced). */
+  function stepOf(points) {
+    return points.length > 1 ? (Date.parse(points[1].time) - Date.parse(points[0].time)) / 1000 : 60;
+  }
+
+  /* Each value is drawn at its bucket's middle, so its bars sit inside the bucket. */
   function columns(points, kind) {
-    const xs = points.map((p) => Date.parse(p.time) / 1000);
+    const half = stepOf(points) / 2;
+    const xs = points.map((p) => Date.parse(p.time) / 1000 + half);
     if (kind === "requests") return [xs, points.map((p) => p.pulls), points.map((p) => p.pushes)];
     return [xs, points.map((p) => p.bytes_pulled), points.map((p) => p.bytes_pushed)];
   }
@@ -71,7 +79,7 @@ const Charts = (() => {
     const data = columns(points, kind);
     const any = data.slice(1).some((ys) => ys.some((y) => y > 0));
     el.hidden = !any;
-    if (any) live.set(kind, new uPlot(options(kind, widthOf(el)), data, el));
+    if (any) live.set(kind, new uPlot(options(kind, widthOf(el), stepOf(points)), data, el));
     return any;
   }
 

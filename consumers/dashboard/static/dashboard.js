@@ -87,7 +87,7 @@
   }
 
   function renderSummary(s) {
-    setTile("pulls", Format.count(s.pulls.count), `${Format.count(s.pulls.manifests)} image pulls · ${Format.count(s.pulls.head)} HEAD`);
+    setTile("pulls", Format.count(s.pulls.requests), `${Format.count(s.pulls.manifest_gets)} image pulls · ${Format.count(s.pulls.heads)} HEAD`);
     setTile("pushes", Format.count(s.pushes.count), `${Format.plural(s.pushes.manifests, "manifest")} · ${Format.plural(s.pushes.blobs, "blob")}`);
     setTile("bytes", Format.bytes(s.pulls.bytes), `${Format.bytes(s.pushes.bytes)} pushed`);
     setTile("deletes", Format.count(s.deletes), Format.plural(s.mounts, "mount"));
