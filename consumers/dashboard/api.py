@@ -3,25 +3,28 @@ JSON; each handler's docstring is its OpenAPI operation (YAML)."""
 
 from __future__ import annotations
 
-from sqlalchemy import text
+from sqlalchemy import select
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from consumers.dashboard import api_activity, api_inventory, api_load
+from consumers.store.tables import repositories
 
 PREFIX = "/api/v1"
 
 
 async def health(request: Request) -> Response:
     """
-    summary: The dashboard is up and its store answers.
+    summary: The dashboard is up and its store answers, with its schema.
     responses:
       200:
-        description: The store answered `SELECT 1`.
+        description: The store answered a read of the `repositories` table.
+      503:
+        description: The store did not answer, or has no schema yet.
     """
     async with request.state.engine.connect() as conn:
-        await conn.execute(text("SELECT 1"))
+        await conn.execute(select(repositories.c.name).limit(1))
     return JSONResponse({"status": "ok"})
 
 

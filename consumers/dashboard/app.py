@@ -8,11 +8,13 @@ the same way (``request.state.clock``), so tests can pin "now".
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import TypedDict
 
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
@@ -27,6 +29,7 @@ from consumers.dashboard.params import BadQuery, Clock, utc_now
 from consumers.dashboard.settings import DashboardSettings
 
 STATIC = Path(__file__).resolve().parent / "static"
+log = logging.getLogger("consumers.dashboard")
 
 
 class State(TypedDict):
@@ -51,6 +54,13 @@ def page_route(settings: DashboardSettings) -> Route:
 
 async def bad_query(request: Request, exc: Exception) -> Response:
     return JSONResponse({"detail": str(exc)}, status_code=400)
+
+
+async def store_error(request: Request, exc: Exception) -> Response:
+    """The store did not answer (down, unreachable, no schema): ``503``, and one log line."""
+    first_line = (str(exc).splitlines() or [type(exc).__name__])[0][:300]
+    log.warning("store error", extra={"fields": {"path": request.url.path, "error": first_line}})
+    return JSONResponse({"detail": f"the store did not answer: {first_line}"}, status_code=503)
 
 
 async def http_error(request: Request, exc: Exception) -> Response:
@@ -86,6 +96,11 @@ def create_app(
 
     return Starlette(
         routes=routes(settings),
-        exception_handlers={BadQuery: bad_query, HTTPException: http_error},
+        exception_handlers={
+            BadQuery: bad_query,
+            HTTPException: http_error,
+            DBAPIError: store_error,
+            OSError: store_error,  # a connection the driver could not open
+        },
         lifespan=lifespan,
     )

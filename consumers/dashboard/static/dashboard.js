@@ -61,6 +61,19 @@
     $("table", section).hidden = items.length === 0;
   }
 
+  /* A repository name that narrows the whole page to that repository. */
+  function repoCell(name) {
+    const td = cell("");
+    const link = document.createElement("a");
+    const params = new URLSearchParams({ range: state.range, refresh: String(state.refresh), repository: name });
+    if (state.until) params.set("until", state.until);
+    link.href = "#" + params.toString();
+    link.textContent = name;
+    link.title = `Show only ${name}`;
+    td.append(link);
+    return td;
+  }
+
   function barCell(value, max, text) {
     const td = cell("", "num bar-cell");
     const fill = document.createElement("div");
@@ -105,7 +118,7 @@
   function renderTopImages(page) {
     const max = Math.max(0, ...page.items.map((i) => i.manifest_gets));
     fillTable($("#top-images"), page.items, (i) => [
-      cell(i.repository), barCell(i.manifest_gets, max, Format.count(i.manifest_gets)),
+      repoCell(i.repository), barCell(i.manifest_gets, max, Format.count(i.manifest_gets)),
       cell(Format.count(i.requests), "num"), cell(Format.bytes(i.bytes), "num"),
     ]);
   }
@@ -141,7 +154,7 @@
     select.replaceChildren(new Option("all repositories", ""), ...names.map((n) => new Option(n, n)));
     select.value = state.repository;
     fillTable($("#repositories"), page.items, (r) => [
-      cell(r.name), cell(Format.count(r.tags), "num"), cell(Format.bytes(r.size), "num"),
+      repoCell(r.name), cell(Format.count(r.tags), "num"), cell(Format.bytes(r.size), "num"),
       cell(Format.when(r.last_pushed_at), "when"), cell(Format.count(r.image_pulls_24h), "num"),
     ]);
   }

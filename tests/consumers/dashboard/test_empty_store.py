@@ -4,6 +4,7 @@ SQLite and on PostgreSQL."""
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from pathlib import Path
 
 import httpx
 import pytest
@@ -47,7 +48,7 @@ async def test_an_empty_store_answers_empty_pages_and_zeroes(store_url: str) -> 
     ],
 )
 async def test_bad_queries_get_400_naming_the_parameter(
-    tmp_path: object, path: str, query: dict[str, str], message: str
+    tmp_path: Path, path: str, query: dict[str, str], message: str
 ) -> None:
     url = f"sqlite:///{tmp_path}/store.db"
     await migrate_store(url)
@@ -55,3 +56,18 @@ async def test_bad_queries_get_400_naming_the_parameter(
         response = await client.get(path, params=query)
     assert response.status_code == 400
     assert message in response.json()["detail"]
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["sqlite:///{tmp}/never-migrated.db", "postgresql://postgres@127.0.0.1:1/nothing-listens-here"],
+)
+async def test_a_store_that_does_not_answer_gets_503(tmp_path: Path, url: str) -> None:
+    async with (
+        dashboard_server(url.format(tmp=tmp_path), NOW) as base,
+        httpx.AsyncClient(base_url=base) as client,
+    ):
+        for path in ("/api/v1/health", "/api/v1/summary", "/api/v1/repositories"):
+            response = await client.get(path)
+            assert response.status_code == 503, path
+            assert response.json()["detail"].startswith("the store did not answer"), path

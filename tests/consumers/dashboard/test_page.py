@@ -94,6 +94,15 @@ async def test_the_page_draws_the_replayed_session(
         await check_tables(page, events)
         await page.screenshot(path=artifacts_dir / "dashboard-session.png", full_page=True)
 
+        # A repository name narrows the page to it.
+        await page.locator("#top-images a", has_text="team/copy").click()
+        copy_pulls = sum(1 for e in facts.pulls(events) if e.repository == "team/copy")
+        await page.wait_for_function(
+            f"document.querySelector('[data-tile=pulls]').textContent === '{copy_pulls}'"
+        )
+        assert await page.locator("#repository").input_value() == "team/copy"
+        assert [r.split("\t")[0] for r in await rows(page, "top-images")] == ["team/copy"]
+
         # The time-range picker: the last 15 minutes before 02:05 leave out the 02:06 pulls.
         page = await browser.new_page(viewport=VIEWPORT)
         await loaded(page, base + "#range=15m&until=2026-11-29T02:05:00Z&refresh=0")
@@ -136,3 +145,14 @@ async def test_an_empty_store_shows_the_empty_states(tmp_path: Path, artifacts_d
         assert await tile(page, "pulls") == "0"
         assert await page.locator("#error").is_hidden()
         await page.screenshot(path=artifacts_dir / "dashboard-empty.png", full_page=True)
+
+
+async def test_a_store_that_does_not_answer_shows_an_error(tmp_path: Path, artifacts_dir: Path) -> None:
+    url = f"sqlite:///{tmp_path}/never-migrated.db"
+    async with dashboard_server(url, NOW) as base, chromium() as browser:
+        page = await browser.new_page(viewport=VIEWPORT)
+        await page.goto(base)
+        await page.wait_for_function("document.querySelector('#status').textContent === 'update failed'")
+        banner = await page.locator("#error").inner_text()
+        assert "Could not load the data" in banner and "503" in banner
+        await page.screenshot(path=artifacts_dir / "dashboard-store-down.png")
