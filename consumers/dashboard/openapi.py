@@ -87,7 +87,9 @@ BASE: dict[str, Any] = {
         "title": "registry-kafka-bridge dashboard API",
         "version": "1",
         "description": "Read-only views of the consumers' store: inventory, pull statistics, activity"
-        " and audit log. Every list is paginated with `limit`/`offset`; times are RFC 3339 UTC.",
+        " and audit log. Every list is paginated with `limit`/`offset`; times are RFC 3339 UTC."
+        " A malformed parameter gets 400, an unknown repository 404, and any endpoint 503"
+        " when the store does not answer; each with a JSON `detail`.",
     },
     "components": {
         "parameters": PARAMETERS,
