@@ -89,6 +89,9 @@ async def test_the_page_draws_the_replayed_session(
     events = facts.unique_events(fixture_session)
     async with dashboard_server(url, NOW) as base, chromium() as browser:
         page = await browser.new_page(viewport=VIEWPORT)
+        errors: list[str] = []
+        page.on("pageerror", lambda error: errors.append(str(error)))
+        page.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
         await loaded(page, base + "#range=1h&refresh=0")
         await check_charts(page)
         await check_tables(page, events)
@@ -102,6 +105,7 @@ async def test_the_page_draws_the_replayed_session(
         )
         assert await page.locator("#repository").input_value() == "team/copy"
         assert [r.split("\t")[0] for r in await rows(page, "top-images")] == ["team/copy"]
+        assert errors == []
 
         # The time-range picker: the last 15 minutes before 02:05 leave out the 02:06 pulls.
         page = await browser.new_page(viewport=VIEWPORT)
