@@ -4,6 +4,7 @@ is worked out from the fixture's raw events by ``session_facts``."""
 
 from __future__ import annotations
 
+from collections import Counter
 from datetime import UTC, datetime
 from typing import Any
 
@@ -47,6 +48,10 @@ async def check_repositories(client: httpx.AsyncClient, events: Events) -> None:
         assert row["last_pushed_at"] == (last_push.isoformat().replace("+00:00", "Z") if last_push else None)
     by_size = await get(client, "/api/v1/repositories", sort="size")
     assert [r["name"] for r in by_size["items"]] == sorted(rows, key=lambda n: (-size.get(n, 0), n))
+    by_push = await get(client, "/api/v1/repositories", sort="last_push")
+    assert [r["name"] for r in by_push["items"]] == ["team/hello", "team/copy", "team/other"]  # other: never
+    by_pulls = await get(client, "/api/v1/repositories", sort="pulls")
+    assert [r["name"] for r in by_pulls["items"]][:2] == ["team/hello", "team/copy"]
 
 
 async def check_one_repository(client: httpx.AsyncClient, events: Events) -> None:
@@ -98,6 +103,12 @@ async def check_load(client: httpx.AsyncClient, events: Events) -> None:
         sum(p["image_pulls"] for p in points.values())
         == facts.pull_counters(facts.pulls(events))["manifest_gets"]
     )
+    copy = await get(client, "/api/v1/load", step="hour", repository="team/copy", **SESSION)
+    copy_pushes = [e for e in pushed if e.repository == "team/copy"]
+    copy_pulls = [e for e in facts.pulls(events) if e.repository == "team/copy"]
+    assert [(p["pulls"], p["pushes"], p["bytes_pushed"]) for p in copy["items"]] == [
+        (len(copy_pulls), len(copy_pushes), sum(e.size or 0 for e in copy_pushes))
+    ]
 
 
 async def check_top_lists(client: httpx.AsyncClient, events: Events) -> None:
@@ -108,6 +119,9 @@ async def check_top_lists(client: httpx.AsyncClient, events: Events) -> None:
         for name in ("team/hello", "team/copy")
         for c in [facts.pull_counters(e for e in pulled if e.repository == name)]
     ]
+    refs = await get(client, "/api/v1/top/images", by="reference", repository="team/hello", **SESSION)
+    per_reference = Counter((e.tag or e.digest) for e in pulled if e.repository == "team/hello")
+    assert {r["reference"]: r["requests"] for r in refs["items"]} == dict(per_reference)
     clients = await get(client, "/api/v1/top/clients", **SESSION)
     found = {(c["actor"], c["addr"], c["useragent"]): c["requests"] for c in clients["items"]}
     assert found == dict(facts.top_clients(events))
