@@ -108,7 +108,8 @@
   }
 
   function renderLoad(load) {
-    for (const el of document.querySelectorAll("[data-step]")) el.textContent = Format.step(load.step);
+    const span = `${Format.when(load.window.since)} – ${Format.when(load.window.until)}`;
+    for (const el of document.querySelectorAll("[data-step]")) el.textContent = `${Format.step(load.step)}, ${span}`;
     for (const kind of ["requests", "bytes"]) {
       const any = Charts.draw(kind, $(`#chart-${kind}`), load.items);
       $(`#chart-${kind}-empty`).hidden = any;
