@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-DEBIAN_TEST_PACKAGES ?= docker-registry skopeo umoci
+DEBIAN_TEST_PACKAGES ?= docker-registry skopeo umoci chromium chromium-driver
 
 .PHONY: run test lint typecheck pytest venv debian-deps clean
 

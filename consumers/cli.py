@@ -3,6 +3,7 @@
     registry-consumer run push|pull|other [--group G] [--metrics-port P]
     registry-consumer db upgrade
     registry-consumer db current
+    registry-consumer dashboard [--host H] [--port P]
 
 Settings come from ``REGBRIDGE_*`` variables (``docs/configuration.md``); a bad one exits
 with status 2 and a message naming it.
@@ -20,6 +21,7 @@ import click
 
 from bridge.environ import ConfigError, Environ
 from bridge.logs import configure_logging
+from consumers.dashboard.command import dashboard
 from consumers.handlers import HANDLERS
 from consumers.process import run_consumer, tune_gc
 from consumers.settings import load
@@ -98,3 +100,6 @@ def current() -> None:
     """Print the store's schema revision."""
     revision = _config_errors_exit_2(lambda: asyncio.run(_current(_database_url())))
     click.echo(f"schema at revision {revision or '(none)'}; latest is {migrate.head_revision()}")
+
+
+main.add_command(dashboard)

@@ -1,0 +1,1 @@
+"""The dashboard: a query API over the consumers' store and a page that draws registry load."""

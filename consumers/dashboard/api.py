@@ -1,0 +1,46 @@
+"""The JSON API's routes. Handlers parse the query, run one query module and answer
+JSON; each handler's docstring is its OpenAPI operation (YAML)."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from consumers.dashboard import api_activity, api_inventory, api_load
+from consumers.store.tables import repositories
+
+PREFIX = "/api/v1"
+
+
+async def health(request: Request) -> Response:
+    """
+    summary: The dashboard is up and its store answers, with its schema.
+    responses:
+      200:
+        description: The store answered a read of the `repositories` table.
+      503:
+        description: The store did not answer, or has no schema yet.
+    """
+    async with request.state.engine.connect() as conn:
+        await conn.execute(select(repositories.c.name).limit(1))
+    return JSONResponse({"status": "ok"})
+
+
+def routes() -> list[BaseRoute]:
+    repo = PREFIX + "/repositories/{name:path}"
+    return [
+        Route(PREFIX + "/health", health, methods=["GET"]),
+        Route(PREFIX + "/summary", api_load.summary, methods=["GET"]),
+        Route(PREFIX + "/load", api_load.load_series, methods=["GET"]),
+        Route(PREFIX + "/pulls/series", api_load.pull_series, methods=["GET"]),
+        Route(PREFIX + "/top/images", api_load.top_images, methods=["GET"]),
+        Route(PREFIX + "/top/clients", api_load.top_clients, methods=["GET"]),
+        Route(PREFIX + "/activity", api_activity.recent_activity, methods=["GET"]),
+        Route(PREFIX + "/audit", api_activity.audit_log, methods=["GET"]),
+        Route(PREFIX + "/repositories", api_inventory.repositories, methods=["GET"]),
+        Route(repo + "/tags", api_inventory.repository_tags, methods=["GET"]),
+        Route(repo + "/manifests", api_inventory.repository_manifests, methods=["GET"]),
+        Route(repo, api_inventory.repository, methods=["GET"]),
+    ]

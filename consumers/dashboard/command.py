@@ -1,0 +1,35 @@
+"""``registry-consumer dashboard [--host H] [--port P]``: the query API and the page.
+
+Registered on the consumers' CLI group in ``consumers/cli.py``. The HTTP stack is
+imported only when the command runs: the consumer processes never load it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+
+import click
+
+from bridge.environ import ConfigError, Environ
+from bridge.logs import configure_logging
+from consumers.dashboard.settings import DashboardSettings
+
+
+@click.command()
+@click.option(
+    "--host", default=None, help="Address to listen on (default REGBRIDGE_DASHBOARD_HOST or 127.0.0.1)."
+)
+@click.option("--port", type=int, default=None, help="Port (default REGBRIDGE_DASHBOARD_PORT or 8090).")
+def dashboard(host: str | None, port: int | None) -> None:
+    """Serve the dashboard and its JSON API over the consumers' store."""
+    try:
+        settings = DashboardSettings.from_environ(Environ(), host=host, port=port)
+    except ConfigError as exc:
+        click.echo(f"configuration error: {exc}", err=True)
+        sys.exit(2)
+    from consumers.dashboard.server import serve  # the HTTP stack, for this command only
+
+    configure_logging(settings.log_level, settings.log_format)
+    click.echo(f"dashboard: {settings.url}")
+    asyncio.run(serve(settings))

@@ -1,0 +1,1 @@
+"""Read-only queries over the consumers' store, one module per view."""

@@ -1,0 +1,51 @@
+"""The dashboard's settings: one frozen dataclass, read once from ``REGBRIDGE_*``
+variables by :meth:`DashboardSettings.from_environ` (the CLI calls it) and passed down.
+
+It reads the consumers' store, so the database comes from ``REGBRIDGE_DATABASE_URL``
+exactly as for the consumers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from bridge.environ import ConfigError, Environ
+from consumers.store.engine import DEFAULT_DATABASE_URL
+
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 8090
+DEFAULT_REFRESH_SECONDS = 30
+
+
+@dataclass(frozen=True, slots=True)
+class DashboardSettings:
+    database_url: str = DEFAULT_DATABASE_URL
+    host: str = DEFAULT_HOST
+    port: int = DEFAULT_PORT
+    refresh_seconds: int = DEFAULT_REFRESH_SECONDS
+    migrate_on_start: bool = True
+    log_level: str = "INFO"
+    log_format: str = "auto"
+
+    @classmethod
+    def from_environ(
+        cls, env: Environ, *, host: str | None = None, port: int | None = None
+    ) -> DashboardSettings:
+        """Command-line ``host``/``port`` win over the environment."""
+        port = port if port is not None else env.integer("DASHBOARD_PORT", DEFAULT_PORT, minimum=0)
+        if port > 65535:
+            raise ConfigError(f"REGBRIDGE_DASHBOARD_PORT={port} is not a TCP port")
+        return cls(
+            database_url=env.text("DATABASE_URL", DEFAULT_DATABASE_URL),
+            host=host or env.text("DASHBOARD_HOST", DEFAULT_HOST),
+            port=port,
+            refresh_seconds=env.integer("DASHBOARD_REFRESH_SECONDS", DEFAULT_REFRESH_SECONDS, minimum=0),
+            migrate_on_start=env.flag("DASHBOARD_MIGRATE_ON_START", True),
+            log_level=env.text("LOG_LEVEL", "INFO"),
+            log_format=env.text("LOG_FORMAT", "auto"),
+        )
+
+    @property
+    def url(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}/"

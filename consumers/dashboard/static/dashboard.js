@@ -1,0 +1,234 @@
+/* The dashboard page: reads the JSON API, fills the tiles, charts and tables,
+   keeps its state (range, repository, refresh) in the URL hash. */
+"use strict";
+
+(() => {
+  const RANGES = ["15m", "1h", "6h", "24h", "7d", "30d"];
+  const TOP = 10;
+  const state = { range: "1h", repository: "", refresh: 0, until: "" };
+  let timer = null;
+  let loading = false;
+
+  const $ = (selector, root = document) => root.querySelector(selector);
+
+  function readHash() {
+    const params = new URLSearchParams(location.hash.slice(1));
+    const defaultRefresh = Number($('meta[name="refresh-seconds"]').content) || 0;
+    state.range = RANGES.includes(params.get("range")) ? params.get("range") : "1h";
+    state.repository = params.get("repository") || "";
+    state.until = params.get("until") || "";
+    state.refresh = params.has("refresh") ? Number(params.get("refresh")) || 0 : defaultRefresh;
+  }
+
+  function writeHash() {
+    const params = new URLSearchParams({ range: state.range, refresh: String(state.refresh) });
+    if (state.repository) params.set("repository", state.repository);
+    if (state.until) params.set("until", state.until);
+    history.replaceState(null, "", "#" + params.toString());
+  }
+
+  function query(extra) {
+    const params = new URLSearchParams({ range: state.range, ...extra });
+    if (state.until) params.set("until", state.until);
+    if (state.repository) params.set("repository", state.repository);
+    return params.toString();
+  }
+
+  async function getJson(path) {
+    const response = await fetch(path, { headers: { Accept: "application/json" } });
+    if (!response.ok) {
+      const body = await response.json().catch(() => ({}));
+      throw new Error(`${path.split("?")[0]}: ${response.status} ${body.detail || response.statusText}`);
+    }
+    return response.json();
+  }
+
+  function cell(text, className) {
+    const td = document.createElement("td");
+    td.textContent = text;
+    if (className) td.className = className;
+    return td;
+  }
+
+  function fillTable(section, items, toCells) {
+    const body = $("tbody", section);
+    body.replaceChildren(...items.map((item) => {
+      const tr = document.createElement("tr");
+      tr.append(...toCells(item));
+      return tr;
+    }));
+    $(".empty", section).hidden = items.length > 0;
+    $("table", section).hidden = items.length === 0;
+  }
+
+  /* A repository name that narrows the whole page to that repository. */
+  function repoCell(name) {
+    const td = cell("");
+    const link = document.createElement("a");
+    const params = new URLSearchParams({ range: state.range, refresh: String(state.refresh), repository: name });
+    if (state.until) params.set("until", state.until);
+    link.href = "#" + params.toString();
+    link.textContent = name;
+    link.title = `Show only ${name}`;
+    td.append(link);
+    return td;
+  }
+
+  function barCell(value, max, text) {
+    const td = cell("", "num bar-cell");
+    const fill = document.createElement("div");
+    fill.className = "fill";
+    fill.style.width = `${max > 0 ? Math.round((100 * value) / max) : 0}%`;
+    const label = document.createElement("span");
+    label.textContent = text;
+    td.append(fill, label);
+    return td;
+  }
+
+  function actionCell(action) {
+    const td = cell("");
+    const badge = document.createElement("span");
+    badge.className = `action ${action}`;
+    badge.textContent = action;
+    td.append(badge);
+    return td;
+  }
+
+  function setTile(name, value, sub) {
+    $(`[data-tile="${name}"]`).textContent = value;
+    $(`[data-tile="${name}-sub"]`).textContent = sub || "";
+  }
+
+  function renderSummary(s) {
+    setTile("pulls", Format.count(s.pulls.requests), `${Format.count(s.pulls.manifest_gets)} image pulls · ${Format.count(s.pulls.heads)} HEAD`);
+    setTile("pushes", Format.count(s.pushes.count), `${Format.plural(s.pushes.manifests, "manifest")} · ${Format.plural(s.pushes.blobs, "blob")}`);
+    setTile("bytes", Format.bytes(s.pulls.bytes), `${Format.bytes(s.pushes.bytes)} pushed`);
+    setTile("deletes", Format.count(s.deletes), Format.plural(s.mounts, "mount"));
+    setTile("repositories", Format.count(s.repositories.total), `${Format.count(s.repositories.active)} pulled in range`);
+  }
+
+  function renderLoad(load) {
+    const span = `${Format.when(load.window.since)} – ${Format.when(load.window.until)}`;
+    for (const el of document.querySelectorAll("[data-step]")) el.textContent = `${Format.step(load.step)}, ${span}`;
+    for (const kind of ["requests", "bytes"]) {
+      const any = Charts.draw(kind, $(`#chart-${kind}`), load.items);
+      $(`#chart-${kind}-empty`).hidden = any;
+    }
+  }
+
+  function renderTopImages(page) {
+    const max = Math.max(0, ...page.items.map((i) => i.manifest_gets));
+    fillTable($("#top-images"), page.items, (i) => [
+      repoCell(i.repository), barCell(i.manifest_gets, max, Format.count(i.manifest_gets)),
+      cell(Format.count(i.requests), "num"), cell(Format.bytes(i.bytes), "num"),
+    ]);
+  }
+
+  function renderTopClients(page) {
+    fillTable($("#top-clients"), page.items, (c) => [
+      cell(c.actor || "anonymous"), cell(c.addr || "–"), cell(c.useragent || "–"), cell(Format.count(c.requests), "num"),
+    ]);
+  }
+
+  function renderPushes(page) {
+    fillTable($("#recent-pushes"), page.items, (p) => [
+      cell(Format.when(p.time), "when"), cell(Format.image({ ...p, digest: p.tag ? null : p.digest })),
+      cell(Format.digest(p.digest)), cell(Format.bytes(p.size), "num"), cell(p.actor || "anonymous"),
+    ]);
+  }
+
+  function auditTarget(a) {
+    const base = Format.image(a);
+    return a.from_repository ? `${base} (from ${a.from_repository})` : base;
+  }
+
+  function renderAudit(page) {
+    fillTable($("#audit"), page.items, (a) => [
+      cell(Format.when(a.time), "when"), actionCell(a.action), cell(auditTarget(a)), cell(a.actor || "anonymous"),
+    ]);
+  }
+
+  function renderRepositories(page) {
+    const select = $("#repository");
+    const names = page.items.map((r) => r.name);
+    if (state.repository && !names.includes(state.repository)) names.unshift(state.repository);
+    select.replaceChildren(new Option("all repositories", ""), ...names.map((n) => new Option(n, n)));
+    select.value = state.repository;
+    fillTable($("#repositories"), page.items, (r) => [
+      repoCell(r.name), cell(Format.count(r.tags), "num"), cell(Format.bytes(r.size), "num"),
+      cell(Format.when(r.last_pushed_at), "when"), cell(Format.count(r.image_pulls_24h), "num"),
+    ]);
+  }
+
+  async function refresh() {
+    if (loading) return;
+    loading = true;
+    const status = $("#status");
+    try {
+      const [summary, load, images, clients, pushes, audit, repos] = await Promise.all([
+        getJson(`api/v1/summary?${query({})}`),
+        getJson(`api/v1/load?${query({})}`),
+        getJson(`api/v1/top/images?${query({ limit: TOP })}`),
+        getJson(`api/v1/top/clients?${query({ limit: TOP })}`),
+        getJson(`api/v1/activity?${query({ action: "push", kind: "manifest", limit: TOP })}`),
+        getJson(`api/v1/audit?${query({ limit: TOP })}`),
+        getJson("api/v1/repositories?limit=100"),
+      ]);
+      renderSummary(summary);
+      renderLoad(load);
+      renderTopImages(images);
+      renderTopClients(clients);
+      renderPushes(pushes);
+      renderAudit(audit);
+      renderRepositories(repos);
+      $("#error").hidden = true;
+      status.className = "status";
+      status.textContent = `updated ${Format.clock(new Date())}`;
+    } catch (error) {
+      $("#error").hidden = false;
+      $("#error").textContent = `Could not load the data: ${error.message}`;
+      status.className = "status stale";
+      status.textContent = "update failed";
+    } finally {
+      loading = false;
+    }
+  }
+
+  function schedule() {
+    if (timer) clearInterval(timer);
+    timer = state.refresh > 0 ? setInterval(refresh, state.refresh * 1000) : null;
+  }
+
+  function syncControls() {
+    for (const button of document.querySelectorAll("#ranges button")) {
+      button.setAttribute("aria-pressed", String(button.dataset.range === state.range));
+    }
+    const refreshSelect = $("#refresh");
+    if (![...refreshSelect.options].some((o) => Number(o.value) === state.refresh)) {
+      refreshSelect.append(new Option(`every ${state.refresh} s`, String(state.refresh)));
+    }
+    refreshSelect.value = String(state.refresh);
+  }
+
+  function changed() {
+    writeHash();
+    syncControls();
+    schedule();
+    refresh();
+  }
+
+  function bind() {
+    $("#ranges").addEventListener("click", (event) => {
+      const range = event.target.dataset && event.target.dataset.range;
+      if (range) { state.range = range; changed(); }
+    });
+    $("#repository").addEventListener("change", (event) => { state.repository = event.target.value; changed(); });
+    $("#refresh").addEventListener("change", (event) => { state.refresh = Number(event.target.value); changed(); });
+    window.addEventListener("hashchange", () => { readHash(); syncControls(); schedule(); refresh(); });
+  }
+
+  readHash();
+  $("#tz").textContent = Format.timeZone();
+  bind();
+  changed();
+})();

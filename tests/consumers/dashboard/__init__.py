@@ -1,0 +1,1 @@
+"""Tests of the dashboard (consumers/dashboard): API, page, OpenAPI, CLI."""
