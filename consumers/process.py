@@ -94,7 +94,7 @@ class ConsumerProcess:
         self.settings = settings
         self.handler = handler or HANDLERS[settings.handler]()
         self.metrics = ConsumerMetrics(self.handler.name)
-        self.engine = create_engine(settings.database_url)
+        self.engine = create_engine(settings.database_url, writer=True)
         self.consumer, self.producer = _kafka_clients(settings)
         dlq = DeadLetterPublisher(
             self.producer, settings.router.dlq_topic, handler=self.handler.name, group=settings.group
