@@ -28,7 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from consumers.handlers.base import Delivery, HandlerError, client_host, minute_of, text_key
 from consumers.store.tables import PULL_COUNTERS, pull_clients, pulls
-from consumers.store.writes import chunks, insert_for, later
+from consumers.store.writes import execute_many, insert_for, later
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,5 +111,4 @@ async def _add(
     updates: dict[str, Any] = {name: old[name] + new[name] for name in PULL_COUNTERS}
     updates["last_pulled_at"] = later(new.last_pulled_at, old.last_pulled_at)
     statement = statement.on_conflict_do_update(index_elements=keys, set_=updates)
-    for part in chunks(rows):
-        await connection.execute(statement, list(part))
+    await execute_many(connection, statement, rows)
