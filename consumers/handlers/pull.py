@@ -30,6 +30,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from consumers.handlers.base import Delivery, HandlerError, client_host, day_of, hour_of, minute_of, text_key
 from consumers.store.tables import (
+    CLIENT_COLUMNS,
     PULL_COUNTERS,
     pull_clients,
     pull_clients_daily,
@@ -60,12 +61,12 @@ _COUNTERS = {
     (False, False): "blob_gets",
 }
 REFERENCE_KEY = ("minute", "repository", "reference")
-CLIENT_KEY = ("minute", "repository", "actor", "client_addr", "useragent")
+CLIENT_KEY = ("minute", *CLIENT_COLUMNS)
 ROLLUPS = (
     # (table, its key, the minute table's rows it sums, how a minute maps to its bucket)
-    (pulls_hourly, ("hour", "repository", "reference"), REFERENCE_KEY, hour_of),
-    (pulls_daily, ("day", "repository", "reference"), REFERENCE_KEY, day_of),
-    (pull_clients_daily, ("day", "repository", "actor", "client_addr", "useragent"), CLIENT_KEY, day_of),
+    (pulls_hourly, ("hour", *REFERENCE_KEY[1:]), REFERENCE_KEY, hour_of),
+    (pulls_daily, ("day", *REFERENCE_KEY[1:]), REFERENCE_KEY, day_of),
+    (pull_clients_daily, ("day", *CLIENT_COLUMNS), CLIENT_KEY, day_of),
 )
 
 

@@ -139,65 +139,27 @@ repository_blobs = Table(
 )
 
 PULL_COUNTERS = ("manifest_gets", "manifest_heads", "blob_gets", "blob_heads", "bytes")
+CLIENT_COLUMNS = ("repository", "actor", "client_addr", "useragent")
 
-pulls = Table(
-    "pulls",
-    metadata,
-    Column("minute", DateTime, primary_key=True),
-    Column("repository", Text, primary_key=True),
-    Column("reference", Text, primary_key=True),
-    *(_counter(name) for name in PULL_COUNTERS),
-    Column("last_pulled_at", DateTime, nullable=False),
-    Index(None, "repository", "minute"),
-)
 
-pull_clients = Table(
-    "pull_clients",
-    metadata,
-    Column("minute", DateTime, primary_key=True),
-    Column("repository", Text, primary_key=True),
-    Column("actor", Text, primary_key=True),
-    Column("client_addr", Text, primary_key=True),
-    Column("useragent", Text, primary_key=True),
-    *(_counter(name) for name in PULL_COUNTERS),
-    Column("last_pulled_at", DateTime, nullable=False),
-    Index(None, "actor", "minute"),
-)
+def _pull_counts(name: str, bucket: str, keys: tuple[str, ...], index: tuple[str, ...]) -> Table:
+    """A pull-statistics table: (time bucket, *keys) → the counters."""
+    return Table(
+        name,
+        metadata,
+        Column(bucket, DateTime, primary_key=True),
+        *(Column(key, Text, primary_key=True) for key in keys),
+        *(_counter(counter) for counter in PULL_COUNTERS),
+        Column("last_pulled_at", DateTime, nullable=False),
+        Index(None, *index),
+    )
 
-pulls_hourly = Table(
-    "pulls_hourly",
-    metadata,
-    Column("hour", DateTime, primary_key=True),
-    Column("repository", Text, primary_key=True),
-    Column("reference", Text, primary_key=True),
-    *(_counter(name) for name in PULL_COUNTERS),
-    Column("last_pulled_at", DateTime, nullable=False),
-    Index(None, "repository", "hour"),
-)
 
-pulls_daily = Table(
-    "pulls_daily",
-    metadata,
-    Column("day", DateTime, primary_key=True),
-    Column("repository", Text, primary_key=True),
-    Column("reference", Text, primary_key=True),
-    *(_counter(name) for name in PULL_COUNTERS),
-    Column("last_pulled_at", DateTime, nullable=False),
-    Index(None, "repository", "day"),
-)
-
-pull_clients_daily = Table(
-    "pull_clients_daily",
-    metadata,
-    Column("day", DateTime, primary_key=True),
-    Column("repository", Text, primary_key=True),
-    Column("actor", Text, primary_key=True),
-    Column("client_addr", Text, primary_key=True),
-    Column("useragent", Text, primary_key=True),
-    *(_counter(name) for name in PULL_COUNTERS),
-    Column("last_pulled_at", DateTime, nullable=False),
-    Index(None, "actor", "day"),
-)
+pulls = _pull_counts("pulls", "minute", ("repository", "reference"), ("repository", "minute"))
+pull_clients = _pull_counts("pull_clients", "minute", CLIENT_COLUMNS, ("actor", "minute"))
+pulls_hourly = _pull_counts("pulls_hourly", "hour", ("repository", "reference"), ("repository", "hour"))
+pulls_daily = _pull_counts("pulls_daily", "day", ("repository", "reference"), ("repository", "day"))
+pull_clients_daily = _pull_counts("pull_clients_daily", "day", CLIENT_COLUMNS, ("actor", "day"))
 
 audit_log = Table(
     "audit_log",
