@@ -72,7 +72,7 @@ def _database_url() -> str:
 
 
 async def _upgrade(url: str) -> str | None:
-    engine = create_engine(url)
+    engine = create_engine(url, writer=True)
     try:
         await migrate.upgrade(engine)
         return await migrate.current_revision(engine)

@@ -32,8 +32,13 @@ Pull statistics (written by the ``pull`` handler), per-minute buckets
     ephemeral port) · useragent PK · manifest_gets · manifest_heads · blob_gets ·
     blob_heads · bytes · last_pulled_at
 
-Per hour or per day, sum the minute rows (``GROUP BY`` a truncated ``minute``); the
-primary keys start with ``minute`` so a time range is an index range scan.
+``pulls_hourly`` (hour PK, repository PK, reference PK, same counters),
+``pulls_daily`` (day PK, repository PK, reference PK, same counters) and
+``pull_clients_daily`` (day PK, repository PK, actor PK, client_addr PK, useragent PK,
+same counters) are rollups of the same events (revision 0002), written in the same
+transaction: chart hours and days, and rank images and clients over weeks, without
+summing minute rows. ``hour``/``day`` are the bucket's start (UTC). Every primary key
+starts with its time bucket, so a time range is an index range scan.
 
 Audit (written by the ``other`` handler)
 ----------------------------------------
@@ -134,30 +139,27 @@ repository_blobs = Table(
 )
 
 PULL_COUNTERS = ("manifest_gets", "manifest_heads", "blob_gets", "blob_heads", "bytes")
+CLIENT_COLUMNS = ("repository", "actor", "client_addr", "useragent")
 
-pulls = Table(
-    "pulls",
-    metadata,
-    Column("minute", DateTime, primary_key=True),
-    Column("repository", Text, primary_key=True),
-    Column("reference", Text, primary_key=True),
-    *(_counter(name) for name in PULL_COUNTERS),
-    Column("last_pulled_at", DateTime, nullable=False),
-    Index(None, "repository", "minute"),
-)
 
-pull_clients = Table(
-    "pull_clients",
-    metadata,
-    Column("minute", DateTime, primary_key=True),
-    Column("repository", Text, primary_key=True),
-    Column("actor", Text, primary_key=True),
-    Column("client_addr", Text, primary_key=True),
-    Column("useragent", Text, primary_key=True),
-    *(_counter(name) for name in PULL_COUNTERS),
-    Column("last_pulled_at", DateTime, nullable=False),
-    Index(None, "actor", "minute"),
-)
+def _pull_counts(name: str, bucket: str, keys: tuple[str, ...], index: tuple[str, ...]) -> Table:
+    """A pull-statistics table: (time bucket, *keys) → the counters."""
+    return Table(
+        name,
+        metadata,
+        Column(bucket, DateTime, primary_key=True),
+        *(Column(key, Text, primary_key=True) for key in keys),
+        *(_counter(counter) for counter in PULL_COUNTERS),
+        Column("last_pulled_at", DateTime, nullable=False),
+        Index(None, *index),
+    )
+
+
+pulls = _pull_counts("pulls", "minute", ("repository", "reference"), ("repository", "minute"))
+pull_clients = _pull_counts("pull_clients", "minute", CLIENT_COLUMNS, ("actor", "minute"))
+pulls_hourly = _pull_counts("pulls_hourly", "hour", ("repository", "reference"), ("repository", "hour"))
+pulls_daily = _pull_counts("pulls_daily", "day", ("repository", "reference"), ("repository", "day"))
+pull_clients_daily = _pull_counts("pull_clients_daily", "day", CLIENT_COLUMNS, ("actor", "day"))
 
 audit_log = Table(
     "audit_log",

@@ -5,13 +5,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from functools import partial
 
 import pytest
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bridge.contract import OutgoingRecord
-from consumers.handlers.base import Delivery
 from consumers.handlers.pull import PullHandler, PullPlan
+from consumers.process import ConsumerProcess
 from tests.consumers.conftest import MakeSettings
 from tests.support.consumers import metric, running, wait_for, wait_processed
 from tests.support.database import read_table
@@ -26,31 +27,33 @@ LAYER = "sha256:" + "ab" * 32
 
 
 async def test_a_duplicate_delivery_is_counted_once(make_settings: MakeSettings) -> None:
-    push, pull = make_settings("push"), make_settings("pull")
+    push, pull, other = make_settings("push"), make_settings("pull"), make_settings("other")
     bootstrap, prefix, url = push.bootstrap_servers, push.topic_prefix, push.database_url
-    await create_topics(bootstrap, [push.topic, pull.topic])
+    await create_topics(bootstrap, [push.topic, pull.topic, other.topic])
     manifest = event("push", "team/dup", tag="v1", media_type=OCI_MANIFEST, size=500, timestamp=MOMENT)
     blob_get = event("pull", "team/dup", digest=LAYER, size=10, timestamp=MOMENT)
+    mount = event("mount", "team/dup", digest=LAYER, method="POST", timestamp=MOMENT)
     later_get = event("pull", "team/dup", digest=LAYER, size=10, timestamp=MOMENT)
-    async with running(push) as pushing, running(pull) as pulling:
-        await publish_events(bootstrap, prefix, bodies([manifest, blob_get]))
-        assert await wait_processed(url, "push", 1) == 1
-        assert await wait_processed(url, "pull", 1) == 1
+    async with running(push) as pushing, running(pull) as pulling, running(other) as others:
+        await publish_events(bootstrap, prefix, bodies([manifest, blob_get, mount]))
+        for handler in ("push", "pull", "other"):
+            assert await wait_processed(url, handler, 1) == 1
         # The same records again (a redelivery), in a later batch, with one new pull.
-        await publish_events(bootstrap, prefix, bodies([manifest, blob_get, later_get]))
+        await publish_events(bootstrap, prefix, bodies([manifest, blob_get, mount, later_get]))
         assert await wait_processed(url, "pull", 2) == 2
-        for process in (pushing, pulling):
-            seen = await wait_for(lambda p=process: _duplicates(p), lambda n: n >= 1)  # type: ignore[misc]
-            assert seen == 1
+        for process in (pushing, pulling, others):
+            assert await wait_for(partial(_duplicates, process), lambda n: n >= 1) == 1
 
     [row] = await read_table(url, "manifests")
     assert row["push_count"] == 1
-    [bucket] = await read_table(url, "pulls")
-    assert (bucket["blob_gets"], bucket["bytes"]) == (2, 20)
+    for table in ("pulls", "pulls_hourly", "pulls_daily", "pull_clients"):
+        [bucket] = await read_table(url, table)
+        assert (bucket["blob_gets"], bucket["bytes"]) == (2, 20), table
+    assert [r["event_id"] for r in await read_table(url, "audit_log")] == [mount["id"]]
 
 
-async def _duplicates(process: object) -> float:
-    return metric(process, "regbridge_consumer_duplicates_total")  # type: ignore[arg-type]
+async def _duplicates(process: ConsumerProcess) -> float:
+    return metric(process, "regbridge_consumer_duplicates_total")
 
 
 async def test_poison_records_go_to_the_dlq_with_their_headers_and_the_consumer_keeps_going(
@@ -104,9 +107,6 @@ class FailsOnRepository(PullHandler):
         if any(plan.repository == "team/bad" for plan in plans):
             raise ValueError("cannot store team/bad")
         await super().apply(plans, connection)
-
-    def plan(self, delivery: Delivery) -> PullPlan:
-        return super().plan(delivery)
 
 
 async def test_a_record_the_handler_cannot_store_is_dead_lettered_after_its_attempts(
