@@ -23,10 +23,12 @@ from types import TracebackType
 import httpx
 
 from consumers.relay.config import Subscription
+from consumers.relay.errors import DeliveryStopped
 from consumers.relay.payload import Payload
 from consumers.relay.signing import SIGNATURE_HEADER, sign
 
 USER_AGENT = "registry-kafka-bridge-relay/0.1"
+__all__ = ["Attempt", "Delivery", "DeliveryStopped", "WebhookSender", "classify"]
 RETRYABLE_STATUSES = frozenset({408, 425, 429})
 ERROR_TEXT_LIMIT = 512
 
@@ -50,10 +52,6 @@ class Delivery:
     attempts: int
     error: str  # the last attempt's error, empty when delivered
     status: int | None
-
-
-class DeliveryStopped(Exception):
-    """The relay is stopping; the event was not delivered and must be read again later."""
 
 
 def classify(status: int) -> tuple[bool, bool]:
