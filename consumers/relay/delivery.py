@@ -35,8 +35,9 @@ ERROR_TEXT_LIMIT = 512
 
 @dataclass(frozen=True, slots=True)
 class Attempt:
-    """One HTTP attempt: ``status`` is None when no answer came back."""
+    """One HTTP attempt (``number`` counts from 1): ``status`` is None when no answer came back."""
 
+    number: int
     ok: bool
     retryable: bool
     status: int | None
@@ -107,13 +108,15 @@ class WebhookSender:
         try:
             response = await self._client.post(self.subscription.url, content=payload.body, headers=headers)
         except httpx.TimeoutException as exc:
-            return Attempt(False, True, None, f"timeout: {type(exc).__name__}", time.perf_counter() - started)
+            return Attempt(
+                number, False, True, None, f"timeout: {type(exc).__name__}", time.perf_counter() - started
+            )
         except httpx.TransportError as exc:
             error = f"{type(exc).__name__}: {exc}"[:ERROR_TEXT_LIMIT]
-            return Attempt(False, True, None, error, time.perf_counter() - started)
+            return Attempt(number, False, True, None, error, time.perf_counter() - started)
         ok, retryable = classify(response.status_code)
         error = "" if ok else f"HTTP {response.status_code}: {response.text[:200]}"
-        return Attempt(ok, retryable, response.status_code, error, time.perf_counter() - started)
+        return Attempt(number, ok, retryable, response.status_code, error, time.perf_counter() - started)
 
     async def deliver(
         self, payload: Payload, event_id: str, wait: Callable[[float], Awaitable[bool]] | None = None

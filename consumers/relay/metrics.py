@@ -15,6 +15,8 @@ from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
+from consumers.relay.delivery import Attempt
+
 _LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 
 
@@ -64,8 +66,11 @@ class SubscriptionMetrics:
     def skipped(self, count: int = 1) -> None:
         self._m.skipped.labels(self.name).inc(count)
 
-    def attempt(self, seconds: float) -> None:
-        self._m.latency.labels(self.name).observe(seconds)
+    def attempt(self, attempt: Attempt) -> None:
+        """One HTTP attempt: its latency, and a retry when it was not the first."""
+        self._m.latency.labels(self.name).observe(attempt.seconds)
+        if attempt.number > 1:
+            self.retried()
 
     def lag(self, topic: str, partition: int, value: int) -> None:
         self._m.lag.labels(self.name, topic, str(partition)).set(value)

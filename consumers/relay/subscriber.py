@@ -94,7 +94,6 @@ class SubscriptionRelay:
             self.metrics.skipped()
             return Outcome(skipped=1)
         result = await self.sender.deliver(render(self.subscription.payload, event), event.id, self._wait)
-        self.metrics.retried(result.attempts - 1)
         if result.delivered:
             self.metrics.delivered()
             return Outcome(delivered=1)

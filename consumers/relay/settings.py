@@ -1,0 +1,78 @@
+"""Relay process settings: one frozen dataclass, parsed once from ``REGBRIDGE_*`` variables by
+:func:`load_settings` (the CLI calls it) and passed down. See ``docs/configuration.md``."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from bridge.contract import DEFAULT_PREFIX, TopicRouter
+from bridge.environ import ConfigError, Environ
+from consumers.relay.config import RelayConfig, Subscription, load_config
+
+DEFAULT_BOOTSTRAP = "localhost:9092"
+DEFAULT_METRICS_PORT = 9468
+AUTO_OFFSET_RESETS = ("earliest", "latest")
+
+
+@dataclass(frozen=True, slots=True)
+class RelaySettings:
+    config: RelayConfig
+    config_path: Path
+    bootstrap_servers: str = DEFAULT_BOOTSTRAP
+    topic_prefix: str = DEFAULT_PREFIX
+    group_prefix: str = ""  # empty: <topic prefix>.relay
+    metrics_host: str = "0.0.0.0"
+    metrics_port: int = DEFAULT_METRICS_PORT  # 0: no metrics server
+    batch_max_records: int = 100
+    poll_timeout_ms: int = 500
+    session_timeout_ms: int = 10_000
+    max_poll_interval_ms: int = 86_400_000
+    auto_offset_reset: str = "latest"
+    log_level: str = "INFO"
+    log_format: str = "auto"
+
+    @property
+    def router(self) -> TopicRouter:
+        return TopicRouter(prefix=self.topic_prefix)
+
+    def group(self, subscription: Subscription) -> str:
+        """Each subscription is its own consumer group: ``<prefix>.relay.<name>``."""
+        return f"{self.group_prefix or self.topic_prefix + '.relay'}.{subscription.name}"
+
+    def topics(self, subscription: Subscription) -> list[str]:
+        return [self.router.handler_topic(suffix) for suffix in subscription.topics]
+
+    @property
+    def heartbeat_interval_ms(self) -> int:
+        return max(100, self.session_timeout_ms // 3)
+
+
+def load_settings(environ: Mapping[str, str]) -> RelaySettings:
+    """Settings from ``environ`` (the process environment, in the CLI); ``secret_env`` entries of
+    the subscription file are looked up in the same mapping."""
+    env = Environ(environ)
+    path = Path(env.required("RELAY_CONFIG"))
+    reset = env.text("RELAY_AUTO_OFFSET_RESET", "latest").lower()
+    if reset not in AUTO_OFFSET_RESETS:
+        raise ConfigError(f"REGBRIDGE_RELAY_AUTO_OFFSET_RESET={reset!r}: use earliest or latest")
+    port = env.integer("METRICS_PORT", DEFAULT_METRICS_PORT, minimum=0)
+    if port > 65535:
+        raise ConfigError(f"REGBRIDGE_METRICS_PORT={port} is not a TCP port")
+    return RelaySettings(
+        config=load_config(path, environ),
+        config_path=path,
+        bootstrap_servers=env.text("KAFKA_BOOTSTRAP_SERVERS", DEFAULT_BOOTSTRAP),
+        topic_prefix=env.text("TOPIC_PREFIX", DEFAULT_PREFIX),
+        group_prefix=env.text("RELAY_GROUP_PREFIX"),
+        metrics_host=env.text("METRICS_HOST", "0.0.0.0"),
+        metrics_port=port,
+        batch_max_records=env.integer("RELAY_BATCH_MAX_RECORDS", 100, minimum=1),
+        poll_timeout_ms=env.integer("RELAY_POLL_TIMEOUT_MS", 500, minimum=1),
+        session_timeout_ms=env.integer("RELAY_SESSION_TIMEOUT_MS", 10_000, minimum=300),
+        max_poll_interval_ms=env.integer("RELAY_MAX_POLL_INTERVAL_MS", 86_400_000, minimum=1000),
+        auto_offset_reset=reset,
+        log_level=env.text("LOG_LEVEL", "INFO"),
+        log_format=env.text("LOG_FORMAT", "auto"),
+    )

@@ -1,0 +1,108 @@
+"""The relay end to end: real broker, real HTTP receivers."""
+
+from __future__ import annotations
+
+import orjson
+import pytest
+
+from consumers.relay.config import Filters, PayloadFormat, Subscription
+from consumers.relay.retry import RetryPolicy
+from consumers.relay.signing import verify
+from tests.consumers.relay.support import make_event, publish, relay_running, relay_settings, sample, until
+from tests.support.kafka import consume
+from tests.support.receiver import Receiver, dead_url, running
+
+pytestmark = pytest.mark.kafka
+FAST = RetryPolicy(initial=0.02, max_delay=0.1, max_attempts=3, max_age=30)
+
+
+def seqs(receiver: Receiver) -> list[int]:
+    return [orjson.loads(body)["events"][0]["seq"] for body in receiver.bodies()]
+
+
+async def test_events_arrive_in_order_despite_retries(kafka_bootstrap: str, topic_prefix: str) -> None:
+    events = [make_event(n) for n in range(12)]
+    await publish(kafka_bootstrap, topic_prefix, events)
+    async with running(Receiver(script=[200, 500, 200, 503, 500])) as receiver:
+        sub = Subscription(name="ordered", url=receiver.url, topics=("push",), retry=FAST, secret="k")
+        async with relay_running(relay_settings(kafka_bootstrap, topic_prefix, sub)) as metrics:
+            await receiver.wait_for(12 + 3)
+        accepted = [seq for seq, req in zip(seqs(receiver), receiver.requests, strict=True)]
+    # every event after a failed attempt is the same event again, so dropping repeats gives the order
+    deduplicated = [s for i, s in enumerate(accepted) if i == 0 or accepted[i - 1] != s]
+    assert deduplicated == list(range(12))
+    assert sample(metrics, "regbridge_relay_delivered_total", "ordered") == 12
+    assert sample(metrics, "regbridge_relay_retries_total", "ordered") == 3
+    for request in receiver.requests:
+        verify("k", request.headers["x-registry-signature"], request.body)
+
+
+async def test_a_give_up_goes_to_the_dlq_and_the_relay_moves_on(
+    kafka_bootstrap: str, topic_prefix: str
+) -> None:
+    events = [make_event(n) for n in range(3)]
+    await publish(kafka_bootstrap, topic_prefix, events)
+    # first event: 500 three times (gives up after max_attempts); the others: 200
+    async with running(Receiver(script=[500, 500, 500])) as receiver:
+        sub = Subscription(name="flaky", url=receiver.url, topics=("push",), retry=FAST)
+        async with relay_running(relay_settings(kafka_bootstrap, topic_prefix, sub)) as metrics:
+            await receiver.wait_for(5)
+            letters = await consume(kafka_bootstrap, [f"{topic_prefix}.dlq"], expect=1)
+    assert seqs(receiver) == [0, 0, 0, 1, 2]
+    assert len(letters) == 1
+    letter = letters[0]
+    assert letter.value == orjson.dumps(dict(events[0].raw)) and letter.key == b"team-a/app"
+    headers = letter.headers
+    assert headers["dlq-subscription"] == b"flaky"
+    assert headers["dlq-error"].startswith(b"HTTP 500")
+    assert headers["dlq-error-type"] == b"DeliveryFailed"
+    assert headers["dlq-attempts"] == b"3" and headers["dlq-http-status"] == b"500"
+    assert headers["dlq-source-topic"] == f"{topic_prefix}.push".encode()
+    assert headers["dlq-source-offset"] == b"0"
+    assert headers["event-id"] == events[0].id.encode()  # the original headers are kept
+    assert sample(metrics, "regbridge_relay_failed_total", "flaky") == 1
+    assert sample(metrics, "regbridge_relay_delivered_total", "flaky") == 2
+
+
+async def test_a_dead_subscriber_does_not_delay_another(kafka_bootstrap: str, topic_prefix: str) -> None:
+    events = [make_event(n) for n in range(20)]
+    await publish(kafka_bootstrap, topic_prefix, events[:1])
+    # the dead one would hold its loop for 10 minutes on the first event; the live one must not wait
+    patient = RetryPolicy(initial=0.05, max_delay=0.5, max_attempts=10_000, max_age=600)
+    async with running(Receiver()) as live:
+        dead = Subscription(name="dead", url=dead_url(), topics=("push",), retry=patient, timeout=0.5)
+        alive = Subscription(name="alive", url=live.url, topics=("push",), retry=FAST)
+        settings = relay_settings(kafka_bootstrap, topic_prefix, dead, alive)
+        async with relay_running(settings) as metrics:
+            await until(lambda: sample(metrics, "regbridge_relay_retries_total", "dead") >= 2)
+            await publish(kafka_bootstrap, topic_prefix, events[1:])
+            await live.wait_for(20, within=60)
+            assert sample(metrics, "regbridge_relay_delivered_total", "dead") == 0
+            assert sample(metrics, "regbridge_relay_failed_total", "dead") == 0  # still retrying event 0
+    assert seqs(live) == list(range(20))
+
+
+async def test_filters_and_cloudevents(kafka_bootstrap: str, topic_prefix: str) -> None:
+    events = [
+        make_event(0, repository="team-a/app"),
+        make_event(1, repository="team-b/app"),
+        make_event(2, repository="team-a/app", mediaType="application/octet-stream", tag=""),
+        make_event(3, repository="team-a/app"),
+    ]
+    await publish(kafka_bootstrap, topic_prefix, events)
+    async with running(Receiver()) as receiver:
+        sub = Subscription(
+            name="ce",
+            url=receiver.url,
+            topics=("push",),
+            filters=Filters(repositories=("team-a/*",), manifests_only=True),
+            payload=PayloadFormat.CLOUDEVENT,
+        )
+        async with relay_running(relay_settings(kafka_bootstrap, topic_prefix, sub)) as metrics:
+            await receiver.wait_for(2)
+            documents = [orjson.loads(body) for body in receiver.bodies()]
+            assert sample(metrics, "regbridge_relay_skipped_total", "ce") >= 1
+    assert [d["data"]["seq"] for d in documents] == [0, 3]
+    assert documents[0]["type"] == "org.cncf.distribution.registry.push"
+    assert documents[0]["id"] == events[0].id
+    assert receiver.requests[0].headers["content-type"].startswith("application/cloudevents+json")
