@@ -2,13 +2,23 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import orjson
 import pytest
 
-from consumers.relay.config import Filters, PayloadFormat, Subscription
+from consumers.relay.config import Filters, PayloadFormat, RelayConfig, Subscription
 from consumers.relay.retry import RetryPolicy
 from consumers.relay.signing import verify
-from tests.consumers.relay.support import make_event, publish, relay_running, relay_settings, sample, until
+from tests.consumers.relay.support import (
+    create_topic,
+    make_event,
+    publish,
+    relay_running,
+    relay_settings,
+    sample,
+    until,
+)
 from tests.support.kafka import consume
 from tests.support.receiver import Receiver, dead_url, running
 
@@ -106,3 +116,39 @@ async def test_filters_and_cloudevents(kafka_bootstrap: str, topic_prefix: str) 
     assert documents[0]["type"] == "org.cncf.distribution.registry.push"
     assert documents[0]["id"] == events[0].id
     assert receiver.requests[0].headers["content-type"].startswith("application/cloudevents+json")
+
+
+async def test_order_is_kept_per_partition(kafka_bootstrap: str, topic_prefix: str) -> None:
+    await create_topic(kafka_bootstrap, f"{topic_prefix}.push", partitions=3)
+    repositories = ["r/one", "r/two", "r/three"]
+    events = [make_event(n, repository=repositories[n % 3]) for n in range(30)]
+    await publish(kafka_bootstrap, topic_prefix, events)
+    landed = await consume(kafka_bootstrap, [f"{topic_prefix}.push"], expect=30)
+    assert len({record.partition for record in landed}) == 3
+    async with running(Receiver(script=[500, 200, 503, 200, 200, 500, 500])) as receiver:
+        sub = Subscription(name="parts", url=receiver.url, topics=("push",), retry=FAST)
+        async with relay_running(relay_settings(kafka_bootstrap, topic_prefix, sub)):
+            await receiver.wait_for(30 + 4)
+    seen = [orjson.loads(body)["events"][0] for body in receiver.bodies()]
+    for repository in repositories:
+        mine = [e["seq"] for e in seen if e["target"]["repository"] == repository]
+        without_repeats = [s for i, s in enumerate(mine) if i == 0 or mine[i - 1] != s]
+        assert without_repeats == [e.raw["seq"] for e in events if e.repository == repository]
+
+
+async def test_a_stop_mid_retry_loses_nothing(kafka_bootstrap: str, topic_prefix: str) -> None:
+    event = make_event(7)
+    await publish(kafka_bootstrap, topic_prefix, [event])
+    patient = RetryPolicy(initial=0.05, max_delay=0.2, max_attempts=10_000, max_age=600)
+    async with running(Receiver(default=500)) as failing:
+        sub = Subscription(name="restart", url=failing.url, topics=("push",), retry=patient)
+        settings = relay_settings(kafka_bootstrap, topic_prefix, sub)
+        async with relay_running(settings) as metrics:
+            await until(lambda: sample(metrics, "regbridge_relay_retries_total", "restart") >= 2)
+    # the stop cut the retry short without committing: a restarted relay delivers the event
+    async with running(Receiver()) as working:
+        again = replace(settings, config=RelayConfig((replace(sub, url=working.url),)))
+        async with relay_running(again):
+            await working.wait_for(1)
+    assert seqs(working) == [7]
+    assert working.requests[0].headers["x-registry-event-id"] == event.id
