@@ -12,7 +12,11 @@ import pytest
 
 from tests.support.broker import BrokerUnderTest, open_test_broker
 
-SHARED = Path(__file__).resolve().parents[2] / "shared"
+# ../shared from the project root; from a git worktree (/work/wt/<name>) look further up.
+SHARED = next(
+    (p / "shared" for p in Path(__file__).resolve().parents[1:] if (p / "shared" / "fixtures").is_dir()),
+    Path(__file__).resolve().parents[2] / "shared",
+)
 FIXTURES = SHARED / "fixtures"
 
 

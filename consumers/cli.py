@@ -1,0 +1,99 @@
+"""``registry-consumer``: run a handler, or migrate the store.
+
+    registry-consumer run push|pull|other [--group G] [--metrics-port P]
+    registry-consumer db upgrade
+    registry-consumer db current
+
+Settings come from ``REGBRIDGE_*`` variables (``docs/configuration.md``); a bad one exits
+with status 2 and a message naming it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import sys
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import click
+
+from bridge.environ import ConfigError, Environ
+from bridge.logs import configure_logging
+from consumers.handlers import HANDLERS
+from consumers.process import run_consumer
+from consumers.settings import load
+from consumers.store import migrate
+from consumers.store.engine import DEFAULT_DATABASE_URL, create_engine
+
+T = TypeVar("T")
+
+
+def _config_errors_exit_2(build: Callable[[], T]) -> T:
+    try:
+        return build()
+    except ConfigError as exc:
+        click.echo(f"configuration error: {exc}", err=True)
+        sys.exit(2)
+
+
+@click.group()
+def main() -> None:
+    """Consumers that turn the bridge's topics into an inventory, pull statistics and an audit trail."""
+
+
+@main.command()
+@click.argument("handler", type=click.Choice(sorted(HANDLERS)))
+@click.option("--group", default=None, help="Consumer group (default <prefix>.<handler>).")
+@click.option("--metrics-port", type=int, default=None, help="Metrics port (0: none).")
+def run(handler: str, group: str | None, metrics_port: int | None) -> None:
+    """Consume <prefix>.<HANDLER> until SIGTERM."""
+    settings = _config_errors_exit_2(lambda: load(handler, Environ()))
+    overrides: dict[str, Any] = {}
+    if group:
+        overrides["group_id"] = group
+    if metrics_port is not None:
+        overrides["metrics_port"] = metrics_port
+    settings = dataclasses.replace(settings, **overrides)
+    configure_logging(settings.log_level, settings.log_format)
+    _config_errors_exit_2(lambda: asyncio.run(run_consumer(settings)))
+
+
+@main.group()
+def db() -> None:
+    """The store's schema."""
+
+
+def _database_url() -> str:
+    return Environ().text("DATABASE_URL", DEFAULT_DATABASE_URL)
+
+
+async def _upgrade(url: str) -> str | None:
+    engine = create_engine(url)
+    try:
+        await migrate.upgrade(engine)
+        return await migrate.current_revision(engine)
+    finally:
+        await engine.dispose()
+
+
+async def _current(url: str) -> str | None:
+    engine = create_engine(url)
+    try:
+        return await migrate.current_revision(engine)
+    finally:
+        await engine.dispose()
+
+
+@db.command()
+def upgrade() -> None:
+    """Migrate the store to the latest schema."""
+    revision = _config_errors_exit_2(lambda: asyncio.run(_upgrade(_database_url())))
+    click.echo(f"schema at revision {revision}")
+
+
+@db.command()
+def current() -> None:
+    """Print the store's schema revision."""
+    revision = _config_errors_exit_2(lambda: asyncio.run(_current(_database_url())))
+    click.echo(f"schema at revision {revision or '(none)'}; latest is {migrate.head_revision()}")

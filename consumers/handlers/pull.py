@@ -1,0 +1,115 @@
+"""``pull``: pull statistics. Reads ``<prefix>.pull``.
+
+Every pull event adds to two per-minute buckets (the minute of the event's timestamp):
+
+* ``pulls`` (minute, repository, reference): the reference is the tag when the pull
+  named one, else the digest. Docker and containerd resolve a tag with a HEAD by tag,
+  then GET by digest, so one image pull usually shows as a HEAD on the tag plus GETs on
+  digests;
+* ``pull_clients`` (minute, repository, actor, client address, user agent).
+
+Counters: manifest vs blob pulls (blob events carry ``application/octet-stream``), GET
+apart from HEAD (the registry counts HEAD as a pull), and ``bytes``: the target size of
+every GET (a HEAD serves no body; a ranged GET is counted at full size, the event does
+not say the range). The client address drops its ephemeral port.
+
+A batch is summed per bucket in memory and written with one additive upsert per table.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Table
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from consumers.handlers.base import Delivery, HandlerError, client_host, minute_of, text_key
+from consumers.store.tables import PULL_COUNTERS, pull_clients, pulls
+from consumers.store.writes import chunks, insert_for, later
+
+
+@dataclass(frozen=True, slots=True)
+class PullPlan:
+    minute: datetime
+    at: datetime
+    repository: str
+    reference: str
+    counter: str  # manifest_gets, manifest_heads, blob_gets or blob_heads
+    bytes: int
+    actor: str
+    client_addr: str
+    useragent: str
+
+
+def _counter(is_manifest: bool, method: str | None) -> str:
+    head = (method or "GET").upper() == "HEAD"
+    return f"{'manifest' if is_manifest else 'blob'}_{'heads' if head else 'gets'}"
+
+
+class PullHandler:
+    name = "pull"
+
+    def plan(self, delivery: Delivery) -> PullPlan:
+        event = delivery.event
+        if event.action != "pull":
+            raise HandlerError(f"the pull handler got a {event.action!r} event")
+        counter = _counter(event.is_manifest, event.method)
+        return PullPlan(
+            minute=minute_of(delivery.occurred_at),
+            at=delivery.occurred_at,
+            repository=event.repository,
+            reference=text_key(event.reference),
+            counter=counter,
+            bytes=(event.size or 0) if counter.endswith("gets") else 0,
+            actor=text_key(event.actor),
+            client_addr=client_host(event.addr),
+            useragent=text_key(event.useragent),
+        )
+
+    async def apply(self, plans: Sequence[PullPlan], connection: AsyncConnection) -> None:
+        by_reference = sum_buckets(plans, lambda p: {"repository": p.repository, "reference": p.reference})
+        by_client = sum_buckets(
+            plans,
+            lambda p: {
+                "repository": p.repository,
+                "actor": p.actor,
+                "client_addr": p.client_addr,
+                "useragent": p.useragent,
+            },
+        )
+        await _add(connection, pulls, ["minute", "repository", "reference"], by_reference)
+        await _add(
+            connection, pull_clients, ["minute", "repository", "actor", "client_addr", "useragent"], by_client
+        )
+
+
+def sum_buckets(plans: Sequence[PullPlan], key: Any) -> list[dict[str, Any]]:
+    """One row per (minute, key) with the counters summed."""
+    rows: dict[tuple[Any, ...], dict[str, Any]] = {}
+    for plan in plans:
+        fields = {"minute": plan.minute, **key(plan)}
+        bucket = tuple(fields.values())
+        row = rows.get(bucket)
+        if row is None:
+            row = rows[bucket] = {**fields, **dict.fromkeys(PULL_COUNTERS, 0), "last_pulled_at": plan.at}
+        row[plan.counter] += 1
+        row["bytes"] += plan.bytes
+        row["last_pulled_at"] = max(row["last_pulled_at"], plan.at)
+    return list(rows.values())
+
+
+async def _add(
+    connection: AsyncConnection, table: Table, keys: list[str], rows: list[dict[str, Any]]
+) -> None:
+    if not rows:
+        return
+    statement = insert_for(connection, table)
+    new, old = statement.excluded, table.c
+    updates: dict[str, Any] = {name: old[name] + new[name] for name in PULL_COUNTERS}
+    updates["last_pulled_at"] = later(new.last_pulled_at, old.last_pulled_at)
+    statement = statement.on_conflict_do_update(index_elements=keys, set_=updates)
+    for part in chunks(rows):
+        await connection.execute(statement, list(part))

@@ -1,0 +1,183 @@
+"""``push``: the inventory. Reads ``<prefix>.push``.
+
+* a blob push (mediaType ``application/octet-stream``) → ``repository_blobs``
+  (source ``push``);
+* a manifest push (image, OCI index, manifest list) → ``manifests``; with a tag, also
+  ``tags`` (tag → digest, updated at/by). The registry notifies a tagged push before it
+  writes the tag (distribution#2625): readers should resolve by digest;
+* every push → ``repositories`` (first seen, last event, last push and pusher).
+
+A batch is aggregated per key before it is written: one upsert per table per batch.
+A push newer than a manifest or tag delete makes it live again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import and_, case, null
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from consumers.handlers.base import Delivery, HandlerError
+from consumers.store.inventory import BlobRow, RepositoryRow, upsert_blobs, upsert_repositories
+from consumers.store.tables import manifests, tags
+from consumers.store.writes import chunks, earlier, insert_for, later, when_newer
+
+
+@dataclass(frozen=True, slots=True)
+class PushPlan:
+    repository: str
+    digest: str
+    media_type: str | None
+    size: int | None
+    tag: str | None
+    is_manifest: bool
+    at: datetime
+    actor: str | None
+
+
+class PushHandler:
+    name = "push"
+
+    def plan(self, delivery: Delivery) -> PushPlan:
+        event = delivery.event
+        if event.action != "push":
+            raise HandlerError(f"the push handler got a {event.action!r} event")
+        if not event.digest:
+            raise HandlerError("push event without target.digest")
+        return PushPlan(
+            repository=event.repository,
+            digest=event.digest,
+            media_type=event.media_type,
+            size=event.size,
+            tag=event.tag,
+            is_manifest=event.is_manifest,
+            at=delivery.occurred_at,
+            actor=event.actor,
+        )
+
+    async def apply(self, plans: Sequence[PushPlan], connection: AsyncConnection) -> None:
+        await upsert_repositories(connection, repository_rows(plans))
+        await upsert_blobs(connection, blob_rows([p for p in plans if not p.is_manifest]))
+        manifest_plans = [p for p in plans if p.is_manifest]
+        await _upsert_manifests(connection, manifest_rows(manifest_plans))
+        await _upsert_tags(connection, tag_rows([p for p in manifest_plans if p.tag]))
+
+
+def _latest(plans: Sequence[PushPlan], key: Any) -> dict[Any, list[PushPlan]]:
+    grouped: dict[Any, list[PushPlan]] = {}
+    for plan in sorted(plans, key=lambda p: p.at):
+        grouped.setdefault(key(plan), []).append(plan)
+    return grouped  # each list is oldest first
+
+
+def repository_rows(plans: Sequence[PushPlan]) -> list[RepositoryRow]:
+    return [
+        RepositoryRow(
+            name=name,
+            first_seen_at=group[0].at,
+            last_event_at=group[-1].at,
+            last_pushed_at=group[-1].at,
+            last_pushed_by=group[-1].actor,
+        )
+        for name, group in _latest(plans, lambda p: p.repository).items()
+    ]
+
+
+def blob_rows(plans: Sequence[PushPlan]) -> list[BlobRow]:
+    return [
+        BlobRow(
+            repository=repository,
+            digest=digest,
+            media_type=group[-1].media_type,
+            size=group[-1].size,
+            first_seen_at=group[0].at,
+            last_seen_at=group[-1].at,
+            source="push",
+            mounted_from=None,
+            deleted_at=None,
+            deleted_by=None,
+        )
+        for (repository, digest), group in _latest(plans, lambda p: (p.repository, p.digest)).items()
+    ]
+
+
+def manifest_rows(plans: Sequence[PushPlan]) -> list[dict[str, Any]]:
+    return [
+        {
+            "repository": repository,
+            "digest": digest,
+            "media_type": group[-1].media_type,
+            "size": group[-1].size,
+            "first_pushed_at": group[0].at,
+            "last_pushed_at": group[-1].at,
+            "pushed_by": group[-1].actor,
+            "push_count": len(group),
+            "deleted_at": None,
+            "deleted_by": None,
+        }
+        for (repository, digest), group in _latest(plans, lambda p: (p.repository, p.digest)).items()
+    ]
+
+
+def tag_rows(plans: Sequence[PushPlan]) -> list[dict[str, Any]]:
+    return [
+        {
+            "repository": repository,
+            "tag": tag,
+            "digest": group[-1].digest,
+            "updated_at": group[-1].at,
+            "updated_by": group[-1].actor,
+            "deleted_at": None,
+            "deleted_by": None,
+        }
+        for (repository, tag), group in _latest(plans, lambda p: (p.repository, p.tag)).items()
+    ]
+
+
+async def _upsert_manifests(connection: AsyncConnection, rows: list[dict[str, Any]]) -> None:
+    if not rows:
+        return
+    t = manifests.c
+    statement = insert_for(connection, manifests)
+    new = statement.excluded
+    revived = and_(t.deleted_at.is_not(None), new.last_pushed_at > t.deleted_at)
+    statement = statement.on_conflict_do_update(
+        index_elements=["repository", "digest"],
+        set_={
+            "media_type": when_newer(new.last_pushed_at, t.last_pushed_at, new.media_type, t.media_type),
+            "size": when_newer(new.last_pushed_at, t.last_pushed_at, new.size, t.size),
+            "pushed_by": when_newer(new.last_pushed_at, t.last_pushed_at, new.pushed_by, t.pushed_by),
+            "first_pushed_at": earlier(new.first_pushed_at, t.first_pushed_at),
+            "last_pushed_at": later(new.last_pushed_at, t.last_pushed_at),
+            "push_count": t.push_count + new.push_count,
+            "deleted_at": case((revived, null()), else_=t.deleted_at),
+            "deleted_by": case((revived, null()), else_=t.deleted_by),
+        },
+    )
+    for part in chunks(rows):
+        await connection.execute(statement, list(part))
+
+
+async def _upsert_tags(connection: AsyncConnection, rows: list[dict[str, Any]]) -> None:
+    if not rows:
+        return
+    t = tags.c
+    statement = insert_for(connection, tags)
+    new = statement.excluded
+    newer = new.updated_at >= t.updated_at
+    statement = statement.on_conflict_do_update(
+        index_elements=["repository", "tag"],
+        set_={
+            "digest": case((newer, new.digest), else_=t.digest),
+            "updated_by": case((newer, new.updated_by), else_=t.updated_by),
+            "deleted_at": case((newer, null()), else_=t.deleted_at),
+            "deleted_by": case((newer, null()), else_=t.deleted_by),
+            "updated_at": later(new.updated_at, t.updated_at),
+        },
+    )
+    for part in chunks(rows):
+        await connection.execute(statement, list(part))

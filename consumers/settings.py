@@ -1,0 +1,90 @@
+"""Consumer settings: one frozen dataclass, parsed once from ``REGBRIDGE_*`` variables
+by :func:`load` (the CLI calls it) and passed down. See ``docs/configuration.md``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from bridge.contract import DEFAULT_PREFIX, TopicRouter
+from bridge.environ import ConfigError, Environ
+from consumers.store.engine import DEFAULT_DATABASE_URL
+
+DEFAULT_BOOTSTRAP = "localhost:9092"
+DEFAULT_METRICS_PORTS = {"push": 9465, "pull": 9466, "other": 9467}
+AUTO_OFFSET_RESETS = ("earliest", "latest")
+
+
+@dataclass(frozen=True, slots=True)
+class ConsumerSettings:
+    handler: str
+    bootstrap_servers: str = DEFAULT_BOOTSTRAP
+    topic_prefix: str = DEFAULT_PREFIX
+    group_id: str = ""
+    database_url: str = DEFAULT_DATABASE_URL
+    metrics_host: str = "0.0.0.0"
+    metrics_port: int = 0  # 0: no metrics server
+    batch_max_records: int = 5000
+    poll_timeout_ms: int = 500
+    session_timeout_ms: int = 10_000
+    auto_offset_reset: str = "earliest"
+    retry_initial_s: float = 0.2
+    retry_max_s: float = 10.0
+    max_attempts: int = 3
+    dedup_retention_hours: float = 168.0
+    health_stale_s: float = 60.0
+    migrate_on_start: bool = True
+    log_level: str = "INFO"
+    log_format: str = "auto"
+
+    @property
+    def router(self) -> TopicRouter:
+        return TopicRouter(prefix=self.topic_prefix)
+
+    @property
+    def topic(self) -> str:
+        return self.router.handler_topic(self.handler)
+
+    @property
+    def group(self) -> str:
+        return self.group_id or f"{self.topic_prefix}.{self.handler}"
+
+    @property
+    def heartbeat_interval_ms(self) -> int:
+        return max(100, self.session_timeout_ms // 3)
+
+
+def _port(environ: Environ, handler: str) -> int:
+    port = environ.integer("METRICS_PORT", DEFAULT_METRICS_PORTS.get(handler, 0), minimum=0)
+    if port > 65535:
+        raise ConfigError(f"REGBRIDGE_METRICS_PORT={port} is not a TCP port")
+    return port
+
+
+def load(handler: str, environ: Environ | None = None) -> ConsumerSettings:
+    """Settings for one consumer process running ``handler``."""
+    env = environ or Environ()
+    reset = env.text("CONSUMER_AUTO_OFFSET_RESET", "earliest").lower()
+    if reset not in AUTO_OFFSET_RESETS:
+        raise ConfigError(f"REGBRIDGE_CONSUMER_AUTO_OFFSET_RESET={reset!r}: use earliest or latest")
+    return ConsumerSettings(
+        handler=handler,
+        bootstrap_servers=env.text("KAFKA_BOOTSTRAP_SERVERS", DEFAULT_BOOTSTRAP),
+        topic_prefix=env.text("TOPIC_PREFIX", DEFAULT_PREFIX),
+        group_id=env.text("CONSUMER_GROUP"),
+        database_url=env.text("DATABASE_URL", DEFAULT_DATABASE_URL),
+        metrics_host=env.text("METRICS_HOST", "0.0.0.0"),
+        metrics_port=_port(env, handler),
+        batch_max_records=env.integer("CONSUMER_BATCH_MAX_RECORDS", 5000, minimum=1),
+        poll_timeout_ms=env.integer("CONSUMER_POLL_TIMEOUT_MS", 500, minimum=1),
+        session_timeout_ms=env.integer("CONSUMER_SESSION_TIMEOUT_MS", 10_000, minimum=300),
+        auto_offset_reset=reset,
+        retry_initial_s=env.number("CONSUMER_RETRY_INITIAL_SECONDS", 0.2, minimum=0.01),
+        retry_max_s=env.number("CONSUMER_RETRY_MAX_SECONDS", 10.0, minimum=0.01),
+        max_attempts=env.integer("CONSUMER_MAX_ATTEMPTS", 3, minimum=1),
+        dedup_retention_hours=env.number("CONSUMER_DEDUP_RETENTION_HOURS", 168.0, minimum=0.0),
+        health_stale_s=env.number("CONSUMER_HEALTH_STALE_SECONDS", 60.0, minimum=1.0),
+        migrate_on_start=env.flag("CONSUMER_MIGRATE_ON_START", True),
+        log_level=env.text("LOG_LEVEL", "INFO"),
+        log_format=env.text("LOG_FORMAT", "auto"),
+    )

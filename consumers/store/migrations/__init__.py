@@ -1,0 +1,1 @@
+"""Alembic migrations of the store, packaged with the code (see ``consumers.store.migrate``)."""

@@ -1,0 +1,192 @@
+"""The store's tables. Their names and columns are a contract: the dashboard and other
+consumers read them. Add columns and tables; never rename or drop them.
+
+All times are UTC, stored without a time zone (``TIMESTAMP WITHOUT TIME ZONE`` on
+PostgreSQL, ISO text on SQLite). ``''`` in a key column means "absent" (an anonymous
+actor, a pull with neither tag nor digest), because key columns cannot be NULL.
+
+Inventory (written by the ``push`` handler; deletes and mounts by ``other``)
+---------------------------------------------------------------------------
+``repositories``  one row per repository ever seen.
+    name PK · first_seen_at · last_event_at · last_pushed_at · last_pushed_by
+``manifests``  one row per (repository, manifest digest): images, OCI indexes, lists.
+    repository PK · digest PK · media_type · size (bytes) · first_pushed_at ·
+    last_pushed_at · pushed_by (actor of the latest push) · push_count ·
+    deleted_at · deleted_by (set by a manifest delete; cleared by a later push)
+``tags``  one row per (repository, tag). A live tag has ``deleted_at IS NULL``.
+    repository PK · tag PK · digest (NULL for a tombstone written before any push) ·
+    updated_at · updated_by · deleted_at · deleted_by
+``repository_blobs``  blob storage per repository (layers and configs).
+    repository PK · digest PK · media_type · size · first_seen_at · last_seen_at ·
+    source (``push`` or ``mount``) · mounted_from · deleted_at · deleted_by
+
+Pull statistics (written by the ``pull`` handler), per-minute buckets
+----------------------------------------------------------------------
+``pulls``  per (minute, repository, reference): the reference is the tag when the
+    pull named one, else the digest (a pull by digest has no tag).
+    minute PK · repository PK · reference PK · manifest_gets · manifest_heads ·
+    blob_gets · blob_heads · bytes (body bytes served by GETs; HEAD serves none) ·
+    last_pulled_at
+``pull_clients``  per (minute, repository, client): who pulls.
+    minute PK · repository PK · actor PK · client_addr PK (the address without its
+    ephemeral port) · useragent PK · manifest_gets · manifest_heads · blob_gets ·
+    blob_heads · bytes · last_pulled_at
+
+Per hour or per day, sum the minute rows (``GROUP BY`` a truncated ``minute``); the
+primary keys start with ``minute`` so a time range is an index range scan.
+
+Audit (written by the ``other`` handler)
+----------------------------------------
+``audit_log``  one row per delete, mount or unknown action.
+    id PK · event_id (unique) · occurred_at · recorded_at · action · kind (``tag``,
+    ``manifest``, ``blob``, ``mount`` or ``other``) · repository · tag · digest ·
+    from_repository · actor · addr · useragent · method · request_id · raw (the event
+    exactly as the registry sent it)
+
+Idempotency (written by the runner, in the same transaction as the handler)
+---------------------------------------------------------------------------
+``processed_events``  every event id a handler has persisted.
+    handler PK · event_id PK · processed_at
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Column,
+    DateTime,
+    Index,
+    Integer,
+    MetaData,
+    Table,
+    Text,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+
+NAMING = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+metadata = MetaData(naming_convention=NAMING)
+
+_ID = BigInteger().with_variant(Integer(), "sqlite")
+_JSON = JSON().with_variant(JSONB(), "postgresql")
+
+
+def _counter(name: str) -> Column[int]:
+    return Column(name, BigInteger, nullable=False, server_default="0")
+
+
+repositories = Table(
+    "repositories",
+    metadata,
+    Column("name", Text, primary_key=True),
+    Column("first_seen_at", DateTime, nullable=False),
+    Column("last_event_at", DateTime, nullable=False),
+    Column("last_pushed_at", DateTime),
+    Column("last_pushed_by", Text),
+)
+
+manifests = Table(
+    "manifests",
+    metadata,
+    Column("repository", Text, primary_key=True),
+    Column("digest", Text, primary_key=True),
+    Column("media_type", Text),
+    Column("size", BigInteger),
+    Column("first_pushed_at", DateTime, nullable=False),
+    Column("last_pushed_at", DateTime, nullable=False),
+    Column("pushed_by", Text),
+    _counter("push_count"),
+    Column("deleted_at", DateTime),
+    Column("deleted_by", Text),
+)
+
+tags = Table(
+    "tags",
+    metadata,
+    Column("repository", Text, primary_key=True),
+    Column("tag", Text, primary_key=True),
+    Column("digest", Text),
+    Column("updated_at", DateTime, nullable=False),
+    Column("updated_by", Text),
+    Column("deleted_at", DateTime),
+    Column("deleted_by", Text),
+    Index(None, "repository", "digest"),
+)
+
+repository_blobs = Table(
+    "repository_blobs",
+    metadata,
+    Column("repository", Text, primary_key=True),
+    Column("digest", Text, primary_key=True),
+    Column("media_type", Text),
+    Column("size", BigInteger),
+    Column("first_seen_at", DateTime, nullable=False),
+    Column("last_seen_at", DateTime, nullable=False),
+    Column("source", Text, nullable=False),
+    Column("mounted_from", Text),
+    Column("deleted_at", DateTime),
+    Column("deleted_by", Text),
+)
+
+PULL_COUNTERS = ("manifest_gets", "manifest_heads", "blob_gets", "blob_heads", "bytes")
+
+pulls = Table(
+    "pulls",
+    metadata,
+    Column("minute", DateTime, primary_key=True),
+    Column("repository", Text, primary_key=True),
+    Column("reference", Text, primary_key=True),
+    *(_counter(name) for name in PULL_COUNTERS),
+    Column("last_pulled_at", DateTime, nullable=False),
+    Index(None, "repository", "minute"),
+)
+
+pull_clients = Table(
+    "pull_clients",
+    metadata,
+    Column("minute", DateTime, primary_key=True),
+    Column("repository", Text, primary_key=True),
+    Column("actor", Text, primary_key=True),
+    Column("client_addr", Text, primary_key=True),
+    Column("useragent", Text, primary_key=True),
+    *(_counter(name) for name in PULL_COUNTERS),
+    Column("last_pulled_at", DateTime, nullable=False),
+    Index(None, "actor", "minute"),
+)
+
+audit_log = Table(
+    "audit_log",
+    metadata,
+    Column("id", _ID, primary_key=True, autoincrement=True),
+    Column("event_id", Text, nullable=False, unique=True),
+    Column("occurred_at", DateTime, nullable=False),
+    Column("recorded_at", DateTime, nullable=False),
+    Column("action", Text, nullable=False),
+    Column("kind", Text, nullable=False),
+    Column("repository", Text, nullable=False),
+    Column("tag", Text),
+    Column("digest", Text),
+    Column("from_repository", Text),
+    Column("actor", Text),
+    Column("addr", Text),
+    Column("useragent", Text),
+    Column("method", Text),
+    Column("request_id", Text),
+    Column("raw", _JSON, nullable=False),
+    Index(None, "occurred_at"),
+    Index(None, "repository", "occurred_at"),
+)
+
+processed_events = Table(
+    "processed_events",
+    metadata,
+    Column("handler", Text, primary_key=True),
+    Column("event_id", Text, primary_key=True),
+    Column("processed_at", DateTime, nullable=False),
+    Index(None, "processed_at"),
+)

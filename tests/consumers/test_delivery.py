@@ -1,0 +1,127 @@
+"""Redelivery, poison records and handler failures, through the real broker, on SQLite
+and PostgreSQL."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
+
+import pytest
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from bridge.contract import OutgoingRecord
+from consumers.handlers.base import Delivery
+from consumers.handlers.pull import PullHandler, PullPlan
+from tests.consumers.conftest import MakeSettings
+from tests.support.consumers import metric, running, wait_for, wait_processed
+from tests.support.database import read_table
+from tests.support.events import OCI_MANIFEST, bodies, event
+from tests.support.kafka import consume
+from tests.support.publish import publish_events, send_records
+from tests.support.topics import create_topics
+
+pytestmark = pytest.mark.kafka
+MOMENT = datetime(2026, 11, 29, 2, 3, 4, tzinfo=UTC)
+LAYER = "sha256:" + "ab" * 32
+
+
+async def test_a_duplicate_delivery_is_counted_once(make_settings: MakeSettings) -> None:
+    push, pull = make_settings("push"), make_settings("pull")
+    bootstrap, prefix, url = push.bootstrap_servers, push.topic_prefix, push.database_url
+    await create_topics(bootstrap, [push.topic, pull.topic])
+    manifest = event("push", "team/dup", tag="v1", media_type=OCI_MANIFEST, size=500, timestamp=MOMENT)
+    blob_get = event("pull", "team/dup", digest=LAYER, size=10, timestamp=MOMENT)
+    later_get = event("pull", "team/dup", digest=LAYER, size=10, timestamp=MOMENT)
+    async with running(push) as pushing, running(pull) as pulling:
+        await publish_events(bootstrap, prefix, bodies([manifest, blob_get]))
+        assert await wait_processed(url, "push", 1) == 1
+        assert await wait_processed(url, "pull", 1) == 1
+        # The same records again (a redelivery), in a later batch, with one new pull.
+        await publish_events(bootstrap, prefix, bodies([manifest, blob_get, later_get]))
+        assert await wait_processed(url, "pull", 2) == 2
+        for process in (pushing, pulling):
+            seen = await wait_for(lambda p=process: _duplicates(p), lambda n: n >= 1)  # type: ignore[misc]
+            assert seen == 1
+
+    [row] = await read_table(url, "manifests")
+    assert row["push_count"] == 1
+    [bucket] = await read_table(url, "pulls")
+    assert (bucket["blob_gets"], bucket["bytes"]) == (2, 20)
+
+
+async def _duplicates(process: object) -> float:
+    return metric(process, "regbridge_consumer_duplicates_total")  # type: ignore[arg-type]
+
+
+async def test_poison_records_go_to_the_dlq_with_their_headers_and_the_consumer_keeps_going(
+    make_settings: MakeSettings,
+) -> None:
+    push = make_settings("push")
+    bootstrap, prefix, url = push.bootstrap_servers, push.topic_prefix, push.database_url
+    dlq_topic = push.router.dlq_topic
+    await create_topics(bootstrap, [push.topic, dlq_topic])
+    no_digest = event("push", "team/poison", media_type=OCI_MANIFEST, tag="broken")
+    del no_digest["target"]["digest"]
+    garbage = OutgoingRecord(push.topic, b"team/poison", b"{not json", [("custom", b"kept")])
+
+    await publish_events(bootstrap, prefix, bodies([event("push", "team/poison", media_type=OCI_MANIFEST)]))
+    await send_records(bootstrap, [garbage])
+    await publish_events(bootstrap, prefix, bodies([no_digest]))
+    await publish_events(bootstrap, prefix, bodies([event("push", "team/poison", media_type=OCI_MANIFEST)]))
+    async with running(push) as process:
+        assert await wait_processed(url, "push", 2) == 2
+        letters = await consume(bootstrap, [dlq_topic], expect=2)
+        assert metric(process, "regbridge_consumer_dead_lettered_total") == 2
+
+    assert len(await read_table(url, "manifests")) == 2
+    assert len(letters) == 2
+    by_type = {letter.headers["dlq-error-type"]: letter for letter in letters}
+    assert set(by_type) == {b"InvalidEvent", b"HandlerError"}
+    undecodable = by_type[b"InvalidEvent"]
+    assert (undecodable.key, undecodable.value) == (b"team/poison", b"{not json")
+    assert undecodable.headers["custom"] == b"kept"
+    assert undecodable.headers["dlq-source-offset"] == b"1"
+    rejected = by_type[b"HandlerError"]
+    assert rejected.headers["event-id"] == no_digest["id"].encode()
+    assert b"digest" in rejected.headers["dlq-error"]
+    assert rejected.headers["dlq-source-offset"] == b"2"
+    for letter in letters:
+        assert letter.headers["dlq-handler"] == b"push"
+        assert letter.headers["dlq-attempts"] == b"1"
+        assert letter.headers["dlq-source-topic"] == push.topic.encode()
+        assert letter.headers["dlq-source-partition"] == b"0"
+        assert letter.headers["dlq-group"] == push.group.encode()
+
+
+class FailsOnRepository(PullHandler):
+    """The real pull handler, except that storing anything of ``team/bad`` fails."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    async def apply(self, plans: Sequence[PullPlan], connection: AsyncConnection) -> None:
+        self.calls += 1
+        if any(plan.repository == "team/bad" for plan in plans):
+            raise ValueError("cannot store team/bad")
+        await super().apply(plans, connection)
+
+    def plan(self, delivery: Delivery) -> PullPlan:
+        return super().plan(delivery)
+
+
+async def test_a_record_the_handler_cannot_store_is_dead_lettered_after_its_attempts(
+    make_settings: MakeSettings,
+) -> None:
+    pull = make_settings("pull", max_attempts=3)
+    bootstrap, prefix, url = pull.bootstrap_servers, pull.topic_prefix, pull.database_url
+    await create_topics(bootstrap, [pull.topic, pull.router.dlq_topic])
+    events = [event("pull", repo, size=1, timestamp=MOMENT) for repo in ("team/a", "team/bad", "team/b")]
+    await publish_events(bootstrap, prefix, bodies(events))
+    async with running(pull, FailsOnRepository()):
+        assert await wait_processed(url, "pull", 2) == 2
+        [letter] = await consume(bootstrap, [pull.router.dlq_topic], expect=1)
+
+    assert letter.headers["event-id"] == events[1]["id"].encode()
+    assert letter.headers["dlq-error-type"] == b"ValueError"
+    assert letter.headers["dlq-attempts"] == b"3"
+    assert {row["repository"] for row in await read_table(url, "pulls")} == {"team/a", "team/b"}

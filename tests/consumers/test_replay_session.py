@@ -1,0 +1,96 @@
+"""Replaying the real registry 2.8.2 session yields the expected inventory, pull
+statistics and audit rows, on SQLite and on PostgreSQL, through the real broker."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from tests.consumers import expected_session as expected
+from tests.consumers.conftest import MakeSettings
+from tests.support.consumers import running, wait_processed
+from tests.support.database import read_table
+from tests.support.publish import publish_events, session_bodies
+from tests.support.topics import create_topics
+
+pytestmark = pytest.mark.kafka
+
+
+def by_key(rows: list[dict[str, Any]], *keys: str) -> dict[Any, dict[str, Any]]:
+    return {tuple(row[k] for k in keys) if len(keys) > 1 else row[keys[0]]: row for row in rows}
+
+
+async def replay(make_settings: MakeSettings, session: list[dict[str, Any]]) -> str:
+    """Publish the session, run push (and pull) to the end, then other: deletes are
+    matched against the manifests the push consumer stored (see docs/consumers.md)."""
+    push, pull, other = (make_settings(name) for name in ("push", "pull", "other"))
+    await create_topics(push.bootstrap_servers, [push.topic, pull.topic, other.topic])
+    records = await publish_events(push.bootstrap_servers, push.topic_prefix, session_bodies(session))
+    assert len(records) == expected.POSTS
+    url = push.database_url
+    async with running(push), running(pull):
+        for handler in ("push", "pull"):
+            count = expected.UNIQUE_EVENTS[handler]
+            assert await wait_processed(url, handler, count) == count
+    async with running(other):
+        count = expected.UNIQUE_EVENTS["other"]
+        assert await wait_processed(url, "other", count) == count
+    return url
+
+
+async def test_session_replay_builds_inventory_statistics_and_audit(
+    make_settings: MakeSettings, fixture_session: list[dict[str, Any]]
+) -> None:
+    url = await replay(make_settings, fixture_session)
+
+    repositories = by_key(await read_table(url, "repositories"), "name")
+    assert {
+        name: (r["first_seen_at"], r["last_pushed_at"], r["last_pushed_by"])
+        for name, r in repositories.items()
+    } == expected.REPOSITORIES
+
+    manifests = by_key(await read_table(url, "manifests"), "repository", "digest")
+    columns = (
+        "media_type",
+        "size",
+        "first_pushed_at",
+        "last_pushed_at",
+        "pushed_by",
+        "push_count",
+        "deleted_at",
+        "deleted_by",
+    )
+    assert {key: tuple(row[c] for c in columns) for key, row in manifests.items()} == expected.MANIFESTS
+
+    tags = by_key(await read_table(url, "tags"), "repository", "tag")
+    assert {k: r["digest"] for k, r in tags.items() if r["deleted_at"] is None} == expected.LIVE_TAGS
+    assert {
+        k: r["deleted_at"] for k, r in tags.items() if r["deleted_at"] is not None
+    } == expected.DELETED_TAGS
+
+    blobs = by_key(await read_table(url, "repository_blobs"), "repository", "digest")
+    blob_columns = ("size", "source", "mounted_from", "deleted_at", "deleted_by")
+    assert {key: tuple(row[c] for c in blob_columns) for key, row in blobs.items()} == expected.BLOBS
+
+    counters = ("manifest_gets", "manifest_heads", "blob_gets", "blob_heads", "bytes")
+    pulls = by_key(await read_table(url, "pulls"), "minute", "repository", "reference")
+    assert {key: tuple(row[c] for c in counters) for key, row in pulls.items()} == expected.PULLS
+    clients = by_key(
+        await read_table(url, "pull_clients"), "minute", "repository", "actor", "client_addr", "useragent"
+    )
+    assert {key: tuple(row[c] for c in counters) for key, row in clients.items()} == expected.PULL_CLIENTS
+
+    audit = await read_table(url, "audit_log")
+    audit_columns = (
+        "action",
+        "kind",
+        "repository",
+        "tag",
+        "digest",
+        "from_repository",
+        "actor",
+        "occurred_at",
+    )
+    assert {row["event_id"][:8]: tuple(row[c] for c in audit_columns) for row in audit} == expected.AUDIT
+    assert all(row["raw"]["id"] == row["event_id"] and row["useragent"] for row in audit)
