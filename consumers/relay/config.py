@@ -90,8 +90,12 @@ class RelayConfig:
         raise KeyError(name)
 
 
-def load_config(path: Path, environ: Mapping[str, str]) -> RelayConfig:
-    """Read the file at ``path``; ``environ`` resolves ``secret_env``."""
+Lookup = Callable[[str], str | None]
+
+
+def load_config(path: Path, environ: Mapping[str, str] | Lookup) -> RelayConfig:
+    """Read the file at ``path``; ``environ`` (a mapping, or a function of the variable's
+    name such as ``Environ.variable``) resolves ``secret_env``."""
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
@@ -99,12 +103,13 @@ def load_config(path: Path, environ: Mapping[str, str]) -> RelayConfig:
     return parse_config(text, str(path), environ)
 
 
-def parse_config(text: str, source: str, environ: Mapping[str, str]) -> RelayConfig:
+def parse_config(text: str, source: str, environ: Mapping[str, str] | Lookup) -> RelayConfig:
+    lookup = environ.get if isinstance(environ, Mapping) else environ
     root = Fields(compose(text, source), "", source)
     node = root.required("subscriptions")
     root.done(("subscriptions",))
     items = items_of(node, "subscriptions", source)
-    subscriptions = [_subscription(item, path, source, environ) for path, item in items]
+    subscriptions = [_subscription(item, path, source, lookup) for path, item in items]
     if not subscriptions:
         raise fail(source, node, "subscriptions", "must list at least one subscription")
     _check_unique(subscriptions, items, source)
@@ -119,7 +124,7 @@ def _check_unique(found: list[Subscription], items: list[tuple[str, Node]], sour
         seen.add(subscription.name)
 
 
-def _subscription(node: Node, path: str, source: str, environ: Mapping[str, str]) -> Subscription:
+def _subscription(node: Node, path: str, source: str, lookup: Lookup) -> Subscription:
     fields = Fields(node, path, source)
     subscription = Subscription(
         name=fields.need("name", _read_name),
@@ -128,7 +133,7 @@ def _subscription(node: Node, path: str, source: str, environ: Mapping[str, str]
         actions=fields.get("actions", _matching_list(_ACTION, "an action such as push or delete"), ()),
         filters=fields.get("filters", _read_filters, Filters()),
         headers=fields.get("headers", _read_headers, ()),
-        secret=_read_secret(fields, environ),
+        secret=_read_secret(fields, lookup),
         timeout=fields.get("timeout", read_seconds, DEFAULT_TIMEOUT),
         retry=fields.get("retry", _read_retry, RetryPolicy()),
         payload=fields.get("format", _read_format, PayloadFormat.REGISTRY),
@@ -171,7 +176,7 @@ def _read_headers(node: Node, path: str, source: str) -> tuple[tuple[str, str], 
     return pairs
 
 
-def _read_secret(fields: Fields, environ: Mapping[str, str]) -> str | None:
+def _read_secret(fields: Fields, lookup: Lookup) -> str | None:
     given = [name for name in ("secret", "secret_env", "secret_file") if name in fields.names()]
     if len(given) > 1:
         node = fields.required(given[1])
@@ -184,7 +189,7 @@ def _read_secret(fields: Fields, environ: Mapping[str, str]) -> str | None:
     if name == "secret":
         return value
     if name == "secret_env":
-        secret = environ.get(value, "").strip()
+        secret = (lookup(value) or "").strip()
         if not secret:
             raise fail(fields.source, node, fields.field(name), f"environment variable {value} is not set")
         return secret

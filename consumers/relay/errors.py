@@ -10,6 +10,8 @@ subscription file. An undecodable record raises the contract's ``InvalidEvent``.
 
 from __future__ import annotations
 
+from consumers.errors import Interrupted
+
 
 class RelayError(Exception):
     """Base of the relay's own errors."""
@@ -25,5 +27,6 @@ class DeliveryFailed(RelayError):
         self.status = status
 
 
-class DeliveryStopped(RelayError):
-    """The relay is stopping; the event was not delivered and will be read again."""
+class DeliveryStopped(RelayError, Interrupted):
+    """The relay is stopping; the event was not delivered and will be read again. It is an
+    ``Interrupted``, so the consumers runner commits nothing of the batch."""

@@ -3,13 +3,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 from bridge.contract import DEFAULT_PREFIX, TopicRouter
 from bridge.environ import ConfigError, Environ
 from consumers.relay.config import RelayConfig, Subscription, load_config
+from consumers.settings import ConsumerSettings
 
 DEFAULT_BOOTSTRAP = "localhost:9092"
 DEFAULT_METRICS_PORT = 9468
@@ -49,10 +49,9 @@ class RelaySettings:
         return max(100, self.session_timeout_ms // 3)
 
 
-def load_settings(environ: Mapping[str, str]) -> RelaySettings:
-    """Settings from ``environ`` (the process environment, in the CLI); ``secret_env`` entries of
-    the subscription file are looked up in the same mapping."""
-    env = Environ(environ)
+def load_settings(env: Environ) -> RelaySettings:
+    """Settings from ``REGBRIDGE_*`` variables; the subscription file's ``secret_env`` entries
+    are read from the same environment."""
     path = Path(env.required("RELAY_CONFIG"))
     reset = env.text("RELAY_AUTO_OFFSET_RESET", "latest").lower()
     if reset not in AUTO_OFFSET_RESETS:
@@ -61,7 +60,7 @@ def load_settings(environ: Mapping[str, str]) -> RelaySettings:
     if port > 65535:
         raise ConfigError(f"REGBRIDGE_METRICS_PORT={port} is not a TCP port")
     return RelaySettings(
-        config=load_config(path, environ),
+        config=load_config(path, env.variable),
         config_path=path,
         bootstrap_servers=env.text("KAFKA_BOOTSTRAP_SERVERS", DEFAULT_BOOTSTRAP),
         topic_prefix=env.text("TOPIC_PREFIX", DEFAULT_PREFIX),
@@ -75,4 +74,27 @@ def load_settings(environ: Mapping[str, str]) -> RelaySettings:
         auto_offset_reset=reset,
         log_level=env.text("LOG_LEVEL", "INFO"),
         log_format=env.text("LOG_FORMAT", "auto"),
+    )
+
+
+def runner_settings(settings: RelaySettings, subscription: Subscription) -> ConsumerSettings:
+    """What the consumers runner needs for one subscription. Health turns stale only when a
+    batch takes longer than the retry policy allows one event (plus its attempts' timeouts)."""
+    retry = subscription.retry
+    slowest_event = retry.longest + retry.max_attempts * subscription.timeout
+    return ConsumerSettings(
+        handler=f"relay.{subscription.name}",
+        bootstrap_servers=settings.bootstrap_servers,
+        topic_prefix=settings.topic_prefix,
+        group_id=settings.group(subscription),
+        metrics_port=0,  # the relay process serves one registry for all subscriptions
+        batch_max_records=settings.batch_max_records,
+        poll_timeout_ms=settings.poll_timeout_ms,
+        session_timeout_ms=settings.session_timeout_ms,
+        auto_offset_reset=settings.auto_offset_reset,
+        dedup_retention_hours=0.0,  # no store: receivers deduplicate on X-Registry-Event-Id
+        health_stale_s=max(60.0, slowest_event * settings.batch_max_records + 60.0),
+        migrate_on_start=False,
+        log_level=settings.log_level,
+        log_format=settings.log_format,
     )

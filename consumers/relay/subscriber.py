@@ -1,9 +1,10 @@
-"""One subscription's business logic: relay a batch of records to its URL.
+"""One subscription's sink for the consumers runner: deliver a planned batch to its URL.
 
 Records of one partition go out one at a time, in offset order, each retried by the
 subscription's policy before the next starts (head-of-line, so order holds). Partitions go
-out concurrently. A record that is undecodable, or whose delivery fails for good, comes back
-as a :class:`Letter` for the dead-letter topic; the batch goes on.
+out concurrently. A delivery that fails for good becomes a dead letter naming the error and
+the last HTTP status; the batch goes on. A stop request during a retry wait raises
+``DeliveryStopped`` (an ``Interrupted``), so the runner commits nothing of the batch.
 """
 
 from __future__ import annotations
@@ -11,51 +12,41 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass, field
-from typing import Any
 
-from bridge.contract import ContractError, decode_event
+from consumers.batch import BatchOutcome, Item
+from consumers.deadletter import DeadLetter
 from consumers.relay.config import Subscription
 from consumers.relay.delivery import WebhookSender
 from consumers.relay.errors import DeliveryFailed
-from consumers.relay.filters import wanted
 from consumers.relay.metrics import SubscriptionMetrics
-from consumers.relay.payload import render
 
 log = logging.getLogger("consumers.relay")
 
 
-@dataclass(frozen=True, slots=True)
-class Letter:
-    """A record given up on. ``record`` is an aiokafka ``ConsumerRecord``."""
-
-    record: Any
-    error: Exception
-    attempts: int
-
-
-@dataclass(slots=True)
-class Outcome:
-    delivered: int = 0
-    skipped: int = 0
-    letters: list[Letter] = field(default_factory=list)
-
-    def add(self, other: Outcome) -> None:
-        self.delivered += other.delivered
-        self.skipped += other.skipped
-        self.letters.extend(other.letters)
+def by_partition(items: Sequence[Item]) -> list[list[Item]]:
+    """The items split per (topic, partition), each list in offset order."""
+    groups: dict[tuple[str, int], list[Item]] = {}
+    for item in items:
+        groups.setdefault((item.delivery.topic, item.delivery.partition), []).append(item)
+    return [sorted(group, key=lambda i: i.delivery.offset) for group in groups.values()]
 
 
-def by_partition(records: Sequence[Any]) -> list[list[Any]]:
-    """The records split per (topic, partition), each list in offset order."""
-    groups: dict[tuple[str, int], list[Any]] = {}
-    for record in records:
-        groups.setdefault((record.topic, record.partition), []).append(record)
-    return [sorted(group, key=lambda r: r.offset) for group in groups.values()]
+def merge(outcomes: Sequence[BatchOutcome]) -> BatchOutcome:
+    total = BatchOutcome()
+    for outcome in outcomes:
+        total.stored += outcome.stored
+        total.duplicates += outcome.duplicates
+        total.letters.extend(outcome.letters)
+    return total
+
+
+def letter_for(item: Item, error: DeliveryFailed) -> DeadLetter:
+    status = () if error.status is None else (("dlq-http-status", str(error.status).encode()),)
+    return DeadLetter(item.record, error, error.attempts, status)
 
 
 class SubscriptionRelay:
-    """Relays records to one subscription. ``stop`` cuts retry waits short."""
+    """Delivers planned items to one subscription; ``stop`` cuts retry waits short."""
 
     def __init__(
         self,
@@ -66,50 +57,31 @@ class SubscriptionRelay:
     ) -> None:
         self.subscription, self.sender, self.metrics, self._stop = subscription, sender, metrics, stop
 
-    async def relay(self, records: Sequence[Any]) -> Outcome:
-        """Raises ``DeliveryStopped`` when stopped mid-retry (nothing of the batch may be committed)."""
-        groups = by_partition(records)
+    async def __call__(self, items: list[Item]) -> BatchOutcome:
+        groups = by_partition(items)
         if len(groups) == 1:
             return await self._partition(groups[0])
         async with asyncio.TaskGroup() as tasks:
             running = [tasks.create_task(self._partition(group)) for group in groups]
-        outcome = Outcome()
-        for task in running:
-            outcome.add(task.result())
-        return outcome
+        return merge([task.result() for task in running])
 
-    async def _partition(self, records: list[Any]) -> Outcome:
-        outcome = Outcome()
-        for record in records:
-            outcome.add(await self._one(record))
-        return outcome
+    async def _partition(self, items: list[Item]) -> BatchOutcome:
+        return merge([await self._one(item) for item in items])
 
-    async def _one(self, record: Any) -> Outcome:
-        try:
-            event = decode_event(record.value)
-        except ContractError as exc:
-            self.metrics.failed()
-            return Outcome(letters=[Letter(record, exc, 1)])
-        if not wanted(self.subscription, event):
+    async def _one(self, item: Item) -> BatchOutcome:
+        if item.plan is None:
             self.metrics.skipped()
-            return Outcome(skipped=1)
-        result = await self.sender.deliver(render(self.subscription.payload, event), event.id, self._wait)
+            return BatchOutcome()
+        event_id = item.delivery.event.id
+        result = await self.sender.deliver(item.plan, event_id, self._wait)
         if result.delivered:
             self.metrics.delivered()
-            return Outcome(delivered=1)
+            return BatchOutcome(stored=1)
         self.metrics.failed()
-        log.warning(
-            "delivery given up",
-            extra={
-                "fields": {
-                    "subscription": self.subscription.name,
-                    "event_id": event.id,
-                    "error": result.error,
-                }
-            },
-        )
+        fields = {"subscription": self.subscription.name, "event_id": event_id, "error": result.error}
+        log.warning("delivery given up", extra={"fields": fields})
         error = DeliveryFailed(result.error, attempts=result.attempts, status=result.status)
-        return Outcome(letters=[Letter(record, error, result.attempts)])
+        return BatchOutcome(letters=[letter_for(item, error)])
 
     async def _wait(self, seconds: float) -> bool:
         """Sleep ``seconds``; True when the relay is stopping."""

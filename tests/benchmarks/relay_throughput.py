@@ -61,8 +61,8 @@ async def measure(
 
         def delivered() -> float:
             # one collect of one counter: cheap enough not to skew the figure
-            samples = metrics.delivered.collect()[0].samples
-            return sum(sample.value for sample in samples if sample.name.endswith("_total"))
+            samples = next(iter(metrics.delivered.collect())).samples
+            return float(sum(sample.value for sample in samples if sample.name.endswith("_total")))
 
         while delivered() == 0:  # noqa: ASYNC110 - sampling the metrics is the measurement
             await asyncio.sleep(0.005)

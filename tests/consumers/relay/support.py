@@ -12,12 +12,11 @@ from typing import Any
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from prometheus_client import CollectorRegistry
 
 from bridge.contract import Event, TopicRouter, encode_event
 from consumers.relay.config import RelayConfig, Subscription
 from consumers.relay.metrics import RelayMetrics
-from consumers.relay.process import run_relay
+from consumers.relay.process import RelayProcess
 from consumers.relay.settings import RelaySettings
 
 
@@ -79,13 +78,12 @@ def relay_settings(
 @contextlib.asynccontextmanager
 async def relay_running(settings: RelaySettings) -> AsyncIterator[RelayMetrics]:
     """The relay in a background task; stopped (and awaited) on exit."""
-    metrics = RelayMetrics(CollectorRegistry())
-    stop = asyncio.Event()
-    task = asyncio.create_task(run_relay(settings, metrics, stop))
+    process = RelayProcess(settings)
+    task = asyncio.create_task(process.run(signals=False))
     try:
-        yield metrics
+        yield process.relay_metrics
     finally:
-        stop.set()
+        process.request_stop()
         await asyncio.wait_for(task, timeout=30)
 
 

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import replace
 
+import httpx
 import orjson
 import pytest
+from aiokafka import AIOKafkaProducer
 
+from bridge.embedded import free_port, port_open
 from consumers.relay.config import Filters, PayloadFormat, RelayConfig, Subscription
 from consumers.relay.retry import RetryPolicy
 from consumers.relay.signing import verify
@@ -152,3 +156,52 @@ async def test_a_stop_mid_retry_loses_nothing(kafka_bootstrap: str, topic_prefix
             await working.wait_for(1)
     assert seqs(working) == [7]
     assert working.requests[0].headers["x-registry-event-id"] == event.id
+
+
+async def test_an_undecodable_record_is_dead_lettered_with_its_subscription(
+    kafka_bootstrap: str, topic_prefix: str
+) -> None:
+    producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap, acks="all", enable_idempotence=False)
+    await producer.start()
+    try:
+        await producer.send_and_wait(f"{topic_prefix}.push", b"not json", key=b"k")
+    finally:
+        await producer.stop()
+    await publish(kafka_bootstrap, topic_prefix, [make_event(1)])
+    async with running(Receiver()) as receiver:
+        sub = Subscription(name="poison", url=receiver.url, topics=("push",), retry=FAST)
+        async with relay_running(relay_settings(kafka_bootstrap, topic_prefix, sub)):
+            await receiver.wait_for(1)
+            letters = await consume(kafka_bootstrap, [f"{topic_prefix}.dlq"], expect=1)
+    assert seqs(receiver) == [1]
+    (letter,) = letters
+    assert letter.value == b"not json"
+    assert letter.headers["dlq-subscription"] == b"poison"
+    assert letter.headers["dlq-handler"] == b"relay"
+    assert letter.headers["dlq-error-type"] == b"InvalidEvent"
+    assert letter.headers["dlq-group"].endswith(b".poison")
+
+
+async def test_metrics_and_health_are_served(kafka_bootstrap: str, topic_prefix: str) -> None:
+    await publish(kafka_bootstrap, topic_prefix, [make_event(1), make_event(2)])
+    port = free_port()
+    async with running(Receiver(script=[500])) as receiver:
+        sub = Subscription(name="seen", url=receiver.url, topics=("push",), retry=FAST)
+        settings = relay_settings(
+            kafka_bootstrap, topic_prefix, sub, metrics_port=port, metrics_host="127.0.0.1"
+        )
+        async with relay_running(settings), httpx.AsyncClient() as client:
+            await receiver.wait_for(3)
+            await until(lambda: port_open("127.0.0.1", port))
+            text = ""
+            for _ in range(100):  # the batch's lag is reported after its commit
+                text = (await client.get(f"http://127.0.0.1:{port}/metrics")).text
+                if 'regbridge_consumer_lag{handler="relay.seen"' in text:
+                    break
+                await asyncio.sleep(0.1)
+            health = await client.get(f"http://127.0.0.1:{port}/healthz")
+    assert 'regbridge_relay_delivered_total{subscription="seen"} 2.0' in text
+    assert 'regbridge_relay_retries_total{subscription="seen"} 1.0' in text
+    assert 'regbridge_relay_attempt_seconds_count{subscription="seen"} 3.0' in text
+    assert 'regbridge_consumer_lag{handler="relay.seen",partition="0"' in text
+    assert health.status_code == 200
