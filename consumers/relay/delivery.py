@@ -10,6 +10,8 @@ Outcome of one attempt:
 * 408, 425, 429, any 5xx, a timeout or a network error: retryable, per the retry policy.
 * any other status (3xx, since redirects are not followed, and the other 4xx): permanent, so the
   relay gives up at once; retrying cannot fix a wrong URL or a rejected signature.
+
+A ``Retry-After: <seconds>`` answer lengthens the next wait (never beyond ``max_delay``).
 """
 
 from __future__ import annotations
@@ -43,6 +45,7 @@ class Attempt:
     status: int | None
     error: str
     seconds: float
+    retry_after: float | None = None  # the answer's Retry-After, in seconds
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,7 +119,9 @@ class WebhookSender:
             return Attempt(number, False, True, None, error, time.perf_counter() - started)
         ok, retryable = classify(response.status_code)
         error = "" if ok else f"HTTP {response.status_code}: {response.text[:200]}"
-        return Attempt(number, ok, retryable, response.status_code, error, time.perf_counter() - started)
+        elapsed = time.perf_counter() - started
+        wait = retry_after(response.headers.get("retry-after"))
+        return Attempt(number, ok, retryable, response.status_code, error, elapsed, wait)
 
     async def deliver(
         self, payload: Payload, event_id: str, wait: Callable[[float], Awaitable[bool]] | None = None
@@ -136,11 +141,19 @@ class WebhookSender:
             self._on_attempt(result)
             if result.ok:
                 return Delivery(True, number, "", result.status)
-            delay = policy.next_delay(number, time.monotonic() - first) if result.retryable else None
+            elapsed = time.monotonic() - first
+            delay = policy.next_delay(number, elapsed, result.retry_after) if result.retryable else None
             if delay is None:
                 return Delivery(False, number, result.error, result.status)
             if await pause(delay):
                 raise DeliveryStopped(f"stopped while retrying {event_id} after {number} attempts")
+
+
+def retry_after(value: str | None) -> float | None:
+    """A ``Retry-After`` in seconds (the HTTP-date form is ignored)."""
+    if value is None or not value.strip().isdigit():
+        return None
+    return float(value.strip())
 
 
 async def _sleep(seconds: float) -> bool:

@@ -34,14 +34,15 @@ class RetryPolicy:
         raw = self.initial * self.multiplier ** min(exponent, 64)
         return min(raw, self.max_delay)
 
-    def next_delay(self, attempts: int, elapsed: float) -> float | None:
+    def next_delay(self, attempts: int, elapsed: float, at_least: float | None = None) -> float | None:
         """The wait before the next attempt, or None to give up.
 
-        ``attempts`` is how many attempts were made, ``elapsed`` the seconds since the first began.
+        ``attempts`` is how many attempts were made, ``elapsed`` the seconds since the first began,
+        ``at_least`` what the receiver asked for (``Retry-After``), capped at ``max_delay``.
         """
         if attempts >= self.max_attempts:
             return None
-        delay = self.delay_after(attempts)
+        delay = max(self.delay_after(attempts), min(at_least or 0.0, self.max_delay))
         if elapsed + delay > self.max_age:
             return None
         return delay

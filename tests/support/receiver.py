@@ -45,6 +45,7 @@ class Receiver:
     default: Step = 200
     requests: list[Received] = field(default_factory=list)
     url: str = ""
+    retry_after: str | None = None  # sent with every answer of 300 and more
     arrived: asyncio.Event = field(default_factory=asyncio.Event)
 
     def next_step(self) -> Step:
@@ -59,7 +60,8 @@ class Receiver:
         if isinstance(step, Hang):
             await asyncio.sleep(step.seconds)
             step = step.status
-        return Response(b"ok" if step < 300 else b"nope", status_code=step)
+        headers = {"Retry-After": self.retry_after} if self.retry_after and step >= 300 else None
+        return Response(b"ok" if step < 300 else b"nope", status_code=step, headers=headers)
 
     def bodies(self) -> list[bytes]:
         return [r.body for r in self.requests]

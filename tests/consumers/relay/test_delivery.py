@@ -9,11 +9,11 @@ import pytest
 
 from bridge.contract import Event
 from consumers.relay.config import PayloadFormat, Subscription
-from consumers.relay.delivery import Attempt, DeliveryStopped, WebhookSender
+from consumers.relay.delivery import Attempt, DeliveryStopped, WebhookSender, retry_after
 from consumers.relay.payload import render
 from consumers.relay.retry import RetryPolicy
 from consumers.relay.signing import verify
-from tests.support.receiver import Hang, Receiver, dead_url, running
+from tests.support.receiver import Hang, Receiver, Step, dead_url, running
 
 FAST = RetryPolicy(initial=0.01, max_delay=0.05, max_attempts=4, max_age=30)
 EVENT = Event.from_raw({"id": "ev-1", "action": "push", "target": {"repository": "a/b", "tag": "v1"}})
@@ -113,3 +113,23 @@ async def test_stopping_cuts_a_backoff_short() -> None:
         with pytest.raises(DeliveryStopped, match="after 1 attempts"):
             await sender.deliver(PAYLOAD, EVENT.id, wait=stop_now)
     assert len(receiver.requests) == 1
+
+
+async def test_retry_after_is_honoured() -> None:
+    script: list[Step] = [429]
+    async with running(Receiver(script=script, retry_after="1")) as receiver:
+        seen: list[Attempt] = []
+        async with WebhookSender(subscription(receiver.url), on_attempt=seen.append) as sender:
+            result = await sender.deliver(PAYLOAD, EVENT.id)
+    assert (result.delivered, result.attempts) == (True, 2)
+    assert seen[0].retry_after == 1.0 and seen[0].status == 429
+
+
+def test_retry_after_values() -> None:
+    assert [retry_after(v) for v in (None, "3", " 7 ", "soon", "Wed, 21 Oct 2015 07:28:00 GMT")] == [
+        None,
+        3.0,
+        7.0,
+        None,
+        None,
+    ]

@@ -25,6 +25,14 @@ def test_age_limit() -> None:
     assert policy.next_delay(2, 3.1) is None
 
 
+def test_retry_after_lengthens_the_wait_up_to_the_cap() -> None:
+    policy = RetryPolicy(initial=1, max_delay=10, max_attempts=100, max_age=100)
+    assert policy.next_delay(1, 0, at_least=4) == 4
+    assert policy.next_delay(1, 0, at_least=120) == 10
+    assert policy.next_delay(3, 0, at_least=0.5) == 4
+    assert policy.next_delay(1, 95, at_least=8) is None  # past max_age
+
+
 def test_one_attempt_never_retries() -> None:
     assert RetryPolicy(max_attempts=1).next_delay(1, 0) is None
 

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import os
+import subprocess
+from pathlib import Path
 
 import pytest
 
@@ -56,3 +59,30 @@ def test_any_of_several_signatures_may_match() -> None:
     good = signature_hex("new", 1_700_000_000, BODY)
     header = f"t=1700000000,v1={'0' * 64},v1={good}"
     assert verify(b"new", header, BODY, now=1_700_000_000) == 1_700_000_000
+
+
+DOC_SCRIPT = Path(__file__).resolve().parents[3] / "docs" / "verify-signature.sh"
+
+
+@pytest.mark.parametrize(
+    ("secret", "body", "expect"),
+    [("k3y", BODY, 0), ("wrong", BODY, 1), ("k3y", BODY + b"!", 1)],
+)
+def test_the_documented_openssl_recipe(tmp_path: Path, secret: str, body: bytes, expect: int) -> None:
+    header = sign("k3y", BODY)
+    (tmp_path / "body").write_bytes(body)
+    env = {**os.environ, "SECRET": secret}
+    result = subprocess.run(
+        ["sh", str(DOC_SCRIPT), header, str(tmp_path / "body")], env=env, capture_output=True
+    )
+    assert result.returncode == expect, result.stderr
+
+
+def test_the_openssl_recipe_refuses_an_old_timestamp(tmp_path: Path) -> None:
+    (tmp_path / "body").write_bytes(BODY)
+    header = sign("k3y", BODY, timestamp=1_700_000_000)
+    env = {**os.environ, "SECRET": "k3y"}
+    result = subprocess.run(
+        ["sh", str(DOC_SCRIPT), header, str(tmp_path / "body")], env=env, capture_output=True
+    )
+    assert result.returncode == 1 and b"too old" in result.stderr
