@@ -92,10 +92,10 @@ class RelayProcess:
 
     async def _relay(self, producer: AIOKafkaProducer) -> None:
         async with contextlib.AsyncExitStack() as stack:
-            for subscription in self.settings.config.subscriptions:
+            for subscription in self.settings.subscriptions:
                 runner = await stack.enter_async_context(self._subscription(subscription, producer))
                 self.runners.append(runner)
-            names = [s.name for s in self.settings.config.subscriptions]
+            names = [s.name for s in self.settings.subscriptions]
             log.info("relay started", extra={"fields": {"subscriptions": names}})
             if self._stop.is_set():
                 return

@@ -32,6 +32,13 @@ class RelaySettings:
     auto_offset_reset: str = "latest"
     log_level: str = "INFO"
     log_format: str = "auto"
+    only: tuple[str, ...] = ()  # run just these subscriptions (empty: all of them)
+
+    @property
+    def subscriptions(self) -> tuple[Subscription, ...]:
+        """The subscriptions this process runs."""
+        every = self.config.subscriptions
+        return tuple(s for s in every if s.name in self.only) if self.only else every
 
     @property
     def router(self) -> TopicRouter:
@@ -56,17 +63,15 @@ def load_settings(env: Environ) -> RelaySettings:
     reset = env.text("RELAY_AUTO_OFFSET_RESET", "latest").lower()
     if reset not in AUTO_OFFSET_RESETS:
         raise ConfigError(f"REGBRIDGE_RELAY_AUTO_OFFSET_RESET={reset!r}: use earliest or latest")
-    port = env.integer("METRICS_PORT", DEFAULT_METRICS_PORT, minimum=0)
-    if port > 65535:
-        raise ConfigError(f"REGBRIDGE_METRICS_PORT={port} is not a TCP port")
+    config = load_config(path, env.variable)
     return RelaySettings(
-        config=load_config(path, env.variable),
+        config=config,
         config_path=path,
         bootstrap_servers=env.text("KAFKA_BOOTSTRAP_SERVERS", DEFAULT_BOOTSTRAP),
         topic_prefix=env.text("TOPIC_PREFIX", DEFAULT_PREFIX),
         group_prefix=env.text("RELAY_GROUP_PREFIX"),
         metrics_host=env.text("METRICS_HOST", "0.0.0.0"),
-        metrics_port=port,
+        metrics_port=_metrics_port(env),
         batch_max_records=env.integer("RELAY_BATCH_MAX_RECORDS", 100, minimum=1),
         poll_timeout_ms=env.integer("RELAY_POLL_TIMEOUT_MS", 500, minimum=1),
         session_timeout_ms=env.integer("RELAY_SESSION_TIMEOUT_MS", 10_000, minimum=300),
@@ -74,7 +79,25 @@ def load_settings(env: Environ) -> RelaySettings:
         auto_offset_reset=reset,
         log_level=env.text("LOG_LEVEL", "INFO"),
         log_format=env.text("LOG_FORMAT", "auto"),
+        only=_only(env, config, path),
     )
+
+
+def _metrics_port(env: Environ) -> int:
+    port = env.integer("METRICS_PORT", DEFAULT_METRICS_PORT, minimum=0)
+    if port > 65535:
+        raise ConfigError(f"REGBRIDGE_METRICS_PORT={port} is not a TCP port")
+    return port
+
+
+def _only(env: Environ, config: RelayConfig, path: Path) -> tuple[str, ...]:
+    only = env.items("RELAY_SUBSCRIPTIONS")
+    unknown = sorted(set(only) - {s.name for s in config.subscriptions})
+    if unknown:
+        raise ConfigError(
+            f"REGBRIDGE_RELAY_SUBSCRIPTIONS names no subscription of {path}: {', '.join(unknown)}"
+        )
+    return only
 
 
 def runner_settings(settings: RelaySettings, subscription: Subscription) -> ConsumerSettings:

@@ -3,6 +3,7 @@ exit status 2 and a message naming the file's line and field."""
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import pytest
@@ -33,6 +34,8 @@ def test_settings_from_the_environment(tmp_path: Path) -> None:
     assert settings.group(sub) == "acme.events.relay.deploy"
     assert settings.topics(sub) == ["acme.events.push", "acme.events.pull", "acme.events.other"]
     assert settings.batch_max_records == 7 and settings.auto_offset_reset == "latest"
+    assert settings.subscriptions == (sub,)
+    assert dataclasses.replace(settings, only=("other",)).subscriptions == ()
     runner = runner_settings(settings, sub)
     assert runner.group == "acme.events.relay.deploy" and runner.dedup_retention_hours == 0
     assert runner.metrics_port == 0 and runner.health_stale_s >= sub.retry.max_age
