@@ -152,6 +152,15 @@ class RelayProcess:
             loop.add_signal_handler(signum, on_signal, signum)
 
 
+def quiet_http_logs() -> None:
+    """httpx logs every request at INFO: one line per delivery is noise (and CPU) here; the
+    relay logs one line per batch and one per event given up."""
+    for name in ("httpx", "httpcore"):
+        logger = logging.getLogger(name)
+        logger.setLevel(max(logging.WARNING, logging.getLogger().level))
+
+
 async def run_relay(settings: RelaySettings) -> None:
     """Run the relay until SIGTERM; returns after a clean stop."""
+    quiet_http_logs()
     await RelayProcess(settings).run()
