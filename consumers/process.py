@@ -41,6 +41,7 @@ def _kafka_clients(settings: ConsumerSettings) -> tuple[AIOKafkaConsumer, AIOKaf
         session_timeout_ms=settings.session_timeout_ms,
         heartbeat_interval_ms=settings.heartbeat_interval_ms,
         rebalance_timeout_ms=max(settings.session_timeout_ms, 10_000),
+        max_partition_fetch_bytes=settings.max_partition_fetch_bytes,
     )
     # acks=all without idempotence: the embedded broker (Tansu) refuses idempotent producers.
     producer = AIOKafkaProducer(

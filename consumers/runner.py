@@ -31,6 +31,7 @@ when a stop request cuts it short, so that nothing is committed.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
@@ -101,21 +102,38 @@ class Runner:
         return True, "ok" if self._running else "starting"
 
     async def run(self) -> None:
-        """Poll and process until :meth:`request_stop`; the last batch is committed."""
+        """Poll and process until :meth:`request_stop`; the last batch is committed.
+
+        Pipelined by one batch: while batch N is stored and committed (a task holding
+        the lock), batch N+1 is polled and planned. Stores and commits stay in order.
+        """
         self._running = True
+        in_flight: asyncio.Task[None] | None = None
         try:
             while not self._stop.is_set():
                 batches = await self._retrying("poll", self._poll)
                 self._last_progress = time.monotonic()
                 records = [record for part in batches.values() for record in part]
                 if records:
-                    async with self._lock:
-                        await self._process(records)
+                    started = time.perf_counter()
+                    planned = self._plan(records)
+                    if in_flight is not None:
+                        await in_flight
+                    in_flight = asyncio.create_task(self._finish(records, planned, started))
                 self._report_lag()
                 await self._maybe_prune()
+            if in_flight is not None:
+                await in_flight
         except Interrupted:
             log.info("stopped while retrying; the batch in flight will be redelivered")
+        except asyncio.CancelledError:
+            if in_flight is not None:
+                in_flight.cancel()
+            raise
         finally:
+            if in_flight is not None and not in_flight.done():
+                with contextlib.suppress(Interrupted):
+                    await in_flight
             self._running = False
 
     async def _poll(self) -> dict[TopicPartition, list[Any]]:
@@ -130,19 +148,21 @@ class Runner:
             await self._commit()
 
     # -- one batch -------------------------------------------------------------------
-    async def _process(self, records: Sequence[Any]) -> None:
-        started = time.perf_counter()
-        items, letters = self._plan(records)
-        outcome = await self._store(items)
-        outcome.letters[:0] = letters
-        if outcome.letters:
-            await self._retrying("dead-letter", lambda: self.dead_letters.publish(outcome.letters))
-        for tp, offset in next_offsets(records).items():
-            self._uncommitted[tp] = max(self._uncommitted.get(tp, 0), offset)
-            self._positions[tp] = offset
-        await self._commit()
-        elapsed = time.perf_counter() - started
-        self._account(records, outcome, elapsed)
+    async def _finish(
+        self, records: Sequence[Any], planned: tuple[list[Item], list[DeadLetter]], started: float
+    ) -> None:
+        """Store, dead-letter and commit one planned batch."""
+        items, letters = planned
+        async with self._lock:
+            outcome = await self._store(items)
+            outcome.letters[:0] = letters
+            if outcome.letters:
+                await self._retrying("dead-letter", lambda: self.dead_letters.publish(outcome.letters))
+            for tp, offset in next_offsets(records).items():
+                self._uncommitted[tp] = max(self._uncommitted.get(tp, 0), offset)
+                self._positions[tp] = offset
+            await self._commit()
+        self._account(records, outcome, time.perf_counter() - started)
 
     def _plan(self, records: Sequence[Any]) -> tuple[list[Item], list[DeadLetter]]:
         items: list[Item] = []
@@ -196,19 +216,18 @@ class Runner:
 
     async def _transaction(self, items: Sequence[Item]) -> int:
         """Store the items not seen before in one transaction; returns how many."""
-        name = self.handler.name
         assert self.engine is not None, "a runner without an engine stores through its sink"
+        now = datetime.now(UTC).replace(tzinfo=None)
         async with self.engine.begin() as connection:
-            seen = await processed.already_processed(connection, name, [i.delivery.event.id for i in items])
+            ids = [item.delivery.event.id for item in items]
+            new_ids = await processed.claim(connection, self.handler.name, ids, now)
             fresh: list[Item] = []
             for item in items:
-                if item.delivery.event.id not in seen:
-                    seen.add(item.delivery.event.id)
+                if item.delivery.event.id in new_ids:
+                    new_ids.discard(item.delivery.event.id)  # a repeat within the batch is a duplicate
                     fresh.append(item)
             if fresh:
                 await self.handler.apply([item.plan for item in fresh], connection)
-                now = datetime.now(UTC).replace(tzinfo=None)
-                await processed.remember(connection, name, [i.delivery.event.id for i in fresh], now)
         return len(fresh)
 
     # -- retries and commits -----------------------------------------------------------
@@ -292,7 +311,7 @@ class Runner:
         self._last_prune = time.monotonic()
         before = datetime.now(UTC).replace(tzinfo=None) - timedelta(hours=hours)
         try:
-            async with self.engine.begin() as connection:
+            async with self._lock, self.engine.begin() as connection:
                 gone = await processed.forget_before(connection, self.handler.name, before)
             if gone:
                 log.info("pruned processed event ids", extra={"fields": {"rows": gone}})

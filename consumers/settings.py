@@ -26,6 +26,7 @@ class ConsumerSettings:
     metrics_port: int = 0  # 0: no metrics server
     batch_max_records: int = 5000
     poll_timeout_ms: int = 500
+    max_partition_fetch_bytes: int = 8 * 1024 * 1024
     session_timeout_ms: int = 10_000
     auto_offset_reset: str = "earliest"
     retry_initial_s: float = 0.2
@@ -77,6 +78,9 @@ def load(handler: str, environ: Environ | None = None) -> ConsumerSettings:
         metrics_port=_port(env, handler),
         batch_max_records=env.integer("CONSUMER_BATCH_MAX_RECORDS", 5000, minimum=1),
         poll_timeout_ms=env.integer("CONSUMER_POLL_TIMEOUT_MS", 500, minimum=1),
+        max_partition_fetch_bytes=env.integer(
+            "CONSUMER_MAX_PARTITION_FETCH_BYTES", 8 * 1024 * 1024, minimum=1024
+        ),
         session_timeout_ms=env.integer("CONSUMER_SESSION_TIMEOUT_MS", 10_000, minimum=300),
         auto_offset_reset=reset,
         retry_initial_s=env.number("CONSUMER_RETRY_INITIAL_SECONDS", 0.2, minimum=0.01),

@@ -18,8 +18,10 @@ event) whose ``kind`` says what it was:
   ``mount``, ``mounted_from``);
 * ``other``: any other action, recorded only.
 
-Deletes and mounts are applied in offset order, a few statements each (they are rare);
-a delete older than the last push of its manifest, tag or blob does not delete it.
+A batch is applied with a fixed number of statements: mounts first (one upsert), then
+deletes (one statement per kind), then the audit rows. That equals applying them in
+order because every delete is guarded by time: a delete older than the last push or
+mount of its manifest, tag or blob does not delete it.
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import and_, select, update
+from sqlalchemy import bindparam, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bridge.contract import Event
@@ -44,6 +46,10 @@ class OtherPlan:
     event: Event
     at: datetime
 
+    @property
+    def key(self) -> tuple[str, str | None]:
+        return self.event.repository, self.event.digest
+
 
 class OtherHandler:
     name = "other"
@@ -52,12 +58,33 @@ class OtherHandler:
         return OtherPlan(delivery.event, delivery.occurred_at)
 
     async def apply(self, plans: Sequence[OtherPlan], connection: AsyncConnection) -> None:
-        kinds = [await _apply_one(connection, plan) for plan in plans]
+        mounts = [p for p in plans if p.event.action == "mount" and p.event.digest]
+        deletes = [p for p in plans if p.event.action == "delete"]
+        tag_deletes = [p for p in deletes if p.event.tag]
+        digest_deletes = [p for p in deletes if not p.event.tag and p.event.digest]
+        await _mount(connection, mounts)
+        known = await _known_manifests(connection, digest_deletes)
+        await _delete_tags(connection, tag_deletes)
+        await _delete_manifests(connection, [p for p in digest_deletes if p.key in known])
+        await _delete_blobs(connection, [p for p in digest_deletes if p.key not in known])
         now = datetime.now(UTC).replace(tzinfo=None)
-        rows = [audit_row(plan, kind, now) for plan, kind in zip(plans, kinds, strict=True)]
+        rows = [audit_row(plan, kind_of(plan, known), now) for plan in plans]
         statement = insert_for(connection, audit_log).on_conflict_do_nothing(index_elements=["event_id"])
         for part in chunks(rows):
             await connection.execute(statement, list(part))
+
+
+def kind_of(plan: OtherPlan, known_manifests: set[tuple[str, str | None]]) -> str:
+    event = plan.event
+    if event.action == "mount":
+        return "mount"
+    if event.action != "delete":
+        return "other"
+    if event.tag:
+        return "tag"
+    if not event.digest:
+        return "other"
+    return "manifest" if plan.key in known_manifests else "blob"
 
 
 def audit_row(plan: OtherPlan, kind: str, recorded_at: datetime) -> dict[str, Any]:
@@ -81,34 +108,36 @@ def audit_row(plan: OtherPlan, kind: str, recorded_at: datetime) -> dict[str, An
     }
 
 
-async def _apply_one(connection: AsyncConnection, plan: OtherPlan) -> str:
-    event = plan.event
-    if event.action == "mount":
-        await _mount(connection, plan)
-        return "mount"
-    if event.action != "delete":
-        return "other"
-    if event.tag:
-        await _delete_tag(connection, plan)
-        return "tag"
-    if not event.digest:
-        return "other"
-    if await _is_manifest(connection, event.repository, event.digest):
-        await _delete_manifest(connection, plan)
-        return "manifest"
-    await _delete_blob(connection, plan)
-    return "blob"
+async def _known_manifests(
+    connection: AsyncConnection, plans: Sequence[OtherPlan]
+) -> set[tuple[str, str | None]]:
+    """Which (repository, digest) of these deletes name a stored manifest."""
+    pairs = sorted({plan.key for plan in plans}, key=str)
+    found: set[tuple[str, str | None]] = set()
+    m = manifests.c
+    for part in chunks(pairs, 500):
+        query = select(m.repository, m.digest).where(tuple_(m.repository, m.digest).in_(part))
+        found.update((str(r), str(d)) for r, d in await connection.execute(query))
+    return found
 
 
-async def _is_manifest(connection: AsyncConnection, repository: str, digest: str) -> bool:
-    query = select(manifests.c.digest).where(
-        manifests.c.repository == repository, manifests.c.digest == digest
-    )
-    return (await connection.execute(query)).first() is not None
-
-
-async def _delete_tag(connection: AsyncConnection, plan: OtherPlan) -> None:
-    """A tombstone: inserted when the tag is unknown, else set unless a newer push won."""
+async def _delete_tags(connection: AsyncConnection, plans: Sequence[OtherPlan]) -> None:
+    """Tombstones: inserted when the tag is unknown, else set unless a newer push won."""
+    latest = {(p.event.repository, p.event.tag): p for p in sorted(plans, key=lambda p: p.at)}
+    rows = [
+        {
+            "repository": plan.event.repository,
+            "tag": plan.event.tag,
+            "digest": None,
+            "updated_at": plan.at,
+            "updated_by": plan.event.actor,
+            "deleted_at": plan.at,
+            "deleted_by": plan.event.actor,
+        }
+        for plan in latest.values()
+    ]
+    if not rows:
+        return
     t = tags.c
     statement = insert_for(connection, tags)
     new = statement.excluded
@@ -117,76 +146,96 @@ async def _delete_tag(connection: AsyncConnection, plan: OtherPlan) -> None:
         set_={"deleted_at": new.deleted_at, "deleted_by": new.deleted_by, "updated_at": new.updated_at},
         where=new.updated_at >= t.updated_at,
     )
-    who = plan.event.actor
-    await connection.execute(
-        statement,
-        {
-            "repository": plan.event.repository,
-            "tag": plan.event.tag,
-            "digest": None,
-            "updated_at": plan.at,
-            "updated_by": who,
-            "deleted_at": plan.at,
-            "deleted_by": who,
-        },
-    )
+    for part in chunks(rows):
+        await connection.execute(statement, list(part))
 
 
-async def _delete_manifest(connection: AsyncConnection, plan: OtherPlan) -> None:
-    event, m, t = plan.event, manifests.c, tags.c
-    gone = {"deleted_at": plan.at, "deleted_by": event.actor}
+def _gone_rows(plans: Sequence[OtherPlan]) -> list[dict[str, Any]]:
+    return [
+        {"b_repository": p.event.repository, "b_digest": p.event.digest, "b_at": p.at, "b_by": p.event.actor}
+        for p in plans
+    ]
+
+
+async def _delete_manifests(connection: AsyncConnection, plans: Sequence[OtherPlan]) -> None:
+    """The manifest and the live tags pointing at it are marked deleted."""
+    rows = _gone_rows(plans)
+    if not rows:
+        return
+    m, t = manifests.c, tags.c
+    gone: dict[str, Any] = {"deleted_at": bindparam("b_at"), "deleted_by": bindparam("b_by")}
     await connection.execute(
         update(manifests)
-        .where(m.repository == event.repository, m.digest == event.digest, m.last_pushed_at <= plan.at)
-        .values(gone)
+        .where(
+            m.repository == bindparam("b_repository"),
+            m.digest == bindparam("b_digest"),
+            m.last_pushed_at <= bindparam("b_at"),
+        )
+        .values(gone),
+        rows,
     )
     await connection.execute(
         update(tags)
         .where(
-            and_(t.repository == event.repository, t.digest == event.digest),
+            t.repository == bindparam("b_repository"),
+            t.digest == bindparam("b_digest"),
             t.deleted_at.is_(None),
-            t.updated_at <= plan.at,
+            t.updated_at <= bindparam("b_at"),
         )
-        .values(gone)
+        .values(gone),
+        rows,
     )
 
 
-async def _delete_blob(connection: AsyncConnection, plan: OtherPlan) -> None:
-    event, b = plan.event, repository_blobs.c
+async def _delete_blobs(connection: AsyncConnection, plans: Sequence[OtherPlan]) -> None:
+    rows = _gone_rows(plans)
+    if not rows:
+        return
+    b = repository_blobs.c
     await connection.execute(
         update(repository_blobs)
-        .where(b.repository == event.repository, b.digest == event.digest, b.last_seen_at <= plan.at)
-        .values(deleted_at=plan.at, deleted_by=event.actor)
+        .where(
+            b.repository == bindparam("b_repository"),
+            b.digest == bindparam("b_digest"),
+            b.last_seen_at <= bindparam("b_at"),
+        )
+        .values(deleted_at=bindparam("b_at"), deleted_by=bindparam("b_by")),
+        rows,
     )
 
 
-async def _mount(connection: AsyncConnection, plan: OtherPlan) -> None:
-    event = plan.event
-    if not event.digest:
-        return
-    at = plan.at
-    await upsert_repositories(
-        connection,
-        [
+async def _mount(connection: AsyncConnection, plans: Sequence[OtherPlan]) -> None:
+    """Mounted blobs join the target repository (source ``mount``)."""
+    repositories: dict[str, RepositoryRow] = {}
+    blobs: dict[tuple[str, str | None], BlobRow] = {}
+    for plan in sorted(plans, key=lambda p: p.at):
+        event, at = plan.event, plan.at
+        repo = repositories.setdefault(
+            event.repository,
             RepositoryRow(
                 name=event.repository,
                 first_seen_at=at,
                 last_event_at=at,
                 last_pushed_at=None,
                 last_pushed_by=None,
+            ),
+        )
+        repo["last_event_at"] = at
+        blob = blobs.get(plan.key)
+        if blob is None:
+            blobs[plan.key] = BlobRow(
+                repository=event.repository,
+                digest=event.digest or "",
+                media_type=event.media_type,
+                size=event.size,
+                first_seen_at=at,
+                last_seen_at=at,
+                source="mount",
+                mounted_from=event.from_repository,
+                deleted_at=None,
+                deleted_by=None,
             )
-        ],
-    )
-    blob = BlobRow(
-        repository=event.repository,
-        digest=event.digest,
-        media_type=event.media_type,
-        size=event.size,
-        first_seen_at=at,
-        last_seen_at=at,
-        source="mount",
-        mounted_from=event.from_repository,
-        deleted_at=None,
-        deleted_by=None,
-    )
-    await upsert_blobs(connection, [blob])
+        else:
+            blob["last_seen_at"] = at
+    await upsert_repositories(connection, list(repositories.values()))
+    await upsert_blobs(connection, list(blobs.values()))

@@ -1,9 +1,11 @@
 """Idempotency by event id: the ``processed_events`` table.
 
-The runner checks a batch's ids with :func:`already_processed` and records the new ones
-with :func:`remember` in the same transaction as the handler's writes, so a redelivered
-record (after a crash, a rebalance or a registry retry) is never counted twice. The
-primary key backs this up if two members ever race on one partition.
+The runner calls :func:`claim` first in each batch's transaction: one
+``INSERT … SELECT … ON CONFLICT DO NOTHING RETURNING event_id`` records the
+batch's ids and returns those not recorded before; the handler then stores only those.
+The transaction commits both together, so a redelivered record (after a crash, a
+rebalance or a registry retry) is never counted twice, and a rolled-back batch claims
+nothing. The primary key (handler, event_id) holds even if two members race.
 """
 
 from __future__ import annotations
@@ -11,30 +13,36 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import delete, insert, select
+import orjson
+from sqlalchemy import DateTime, bindparam, delete, text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from consumers.store.tables import processed_events as pe
-from consumers.store.writes import chunks
+
+_CLAIM = {
+    # One statement per batch, whatever its size: the ids travel as ONE parameter (a JSON
+    # array on SQLite, a text[] on PostgreSQL), which is far cheaper than a row each.
+    "sqlite": "INSERT INTO processed_events (handler, event_id, processed_at) "
+    "SELECT :handler, value, :at FROM json_each(:ids) WHERE true "
+    "ON CONFLICT (handler, event_id) DO NOTHING RETURNING event_id",
+    "postgresql": "INSERT INTO processed_events (handler, event_id, processed_at) "
+    "SELECT :handler, x, :at FROM unnest(CAST(:ids AS TEXT[])) AS x "
+    "ON CONFLICT (handler, event_id) DO NOTHING RETURNING event_id",
+}
 
 
-async def already_processed(connection: AsyncConnection, handler: str, event_ids: Sequence[str]) -> set[str]:
-    """The ids among ``event_ids`` this handler has persisted before."""
-    found: set[str] = set()
-    for part in chunks(sorted(set(event_ids))):
-        query = select(pe.c.event_id).where(pe.c.handler == handler, pe.c.event_id.in_(part))
-        found.update((await connection.execute(query)).scalars())
-    return found
-
-
-async def remember(
+async def claim(
     connection: AsyncConnection, handler: str, event_ids: Sequence[str], processed_at: datetime
-) -> None:
-    rows = [
-        {"handler": handler, "event_id": event_id, "processed_at": processed_at} for event_id in event_ids
-    ]
-    for part in chunks(rows):
-        await connection.execute(insert(pe), list(part))
+) -> set[str]:
+    """Record ``event_ids`` for ``handler``; returns the ids that were new."""
+    unique = list(dict.fromkeys(event_ids))
+    if not unique:
+        return set()
+    dialect = connection.dialect.name
+    ids: str | list[str] = orjson.dumps(unique).decode() if dialect == "sqlite" else unique
+    statement = text(_CLAIM[dialect]).bindparams(bindparam("at", type_=DateTime()))
+    result = await connection.execute(statement, {"handler": handler, "at": processed_at, "ids": ids})
+    return {str(event_id) for event_id in result.scalars()}
 
 
 async def forget_before(connection: AsyncConnection, handler: str, before: datetime) -> int:
