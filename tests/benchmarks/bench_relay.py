@@ -2,18 +2,21 @@
 
 Not a test (nothing here is collected by pytest). Run it with
 
-    .venv/bin/python -m tests.benchmarks.relay_throughput [--events 3000] [--partitions 1]
+    .venv/bin/python -m tests.benchmarks.bench_relay [--events 3000] [--partitions 1]
 
 It starts the embedded broker and a bare ASGI receiver under uvicorn in its own process,
 publishes ``--events`` events, then runs the relay (in this process) with one subscription,
 and again with ten subscriptions on the same events. The clock starts at the first delivery
 (so group joins are not counted) and stops when every subscription has delivered every event.
+Each rate is also given per CPU-second of this process (the relay's own cost), since the
+machine may be shared: the load average is printed before and after.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import subprocess
 import sys
 import time
@@ -21,10 +24,12 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+import httpx
 import uvloop
 
 from bridge.embedded import EmbeddedBroker, free_port, port_open
-from consumers.relay.config import Subscription
+from consumers.relay.config import PayloadFormat, Subscription
+from consumers.relay.payload import render
 from consumers.relay.retry import RetryPolicy
 from tests.consumers.relay.support import create_topic, make_event, publish, relay_running, relay_settings
 
@@ -66,11 +71,25 @@ async def measure(
 
         while delivered() == 0:  # noqa: ASYNC110 - sampling the metrics is the measurement
             await asyncio.sleep(0.005)
-        started = time.perf_counter()
+        wall, cpu = time.perf_counter(), time.process_time()
         while delivered() < events * subscriptions:  # noqa: ASYNC110
             await asyncio.sleep(0.02)
-        elapsed = time.perf_counter() - started
-    return events * subscriptions / elapsed, elapsed
+        total = delivered()
+        wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+    return total / wall, total / cpu
+
+
+async def httpx_ceiling(url: str, requests: int) -> tuple[float, float]:
+    """The ceiling: one httpx.AsyncClient posting a registry-sized body in a loop, no Kafka, no relay."""
+    body = render(PayloadFormat.REGISTRY, make_event(0)).body
+    async with httpx.AsyncClient() as client:
+        for _ in range(100):
+            await client.post(url, content=body)
+        wall, cpu = time.perf_counter(), time.process_time()
+        for _ in range(requests):
+            await client.post(url, content=body)
+        wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+    return requests / wall, requests / cpu
 
 
 async def main(events: int, partitions: int) -> None:
@@ -79,12 +98,17 @@ async def main(events: int, partitions: int) -> None:
         prefix = f"bench{uuid.uuid4().hex[:8]}.registry.events"
         await create_topic(bootstrap, f"{prefix}.push", partitions)
         await publish(bootstrap, prefix, [make_event(n, repository=f"repo/{n % 16}") for n in range(events)])
+        print(
+            "| subscriptions | partitions | events each | deliveries/s, all | per subscription | per CPU-s |"
+        )
+        print("| --- | --- | --- | --- | --- | --- |")
         for count in (1, 10):
-            rate, seconds = await measure(bootstrap, prefix, url, count, events)
+            rate, per_cpu = await measure(bootstrap, prefix, url, count, events)
             print(
-                f"subscriptions={count} partitions={partitions} events={events}: "
-                f"{rate:,.0f} deliveries/s in total, {rate / count:,.0f}/s per subscription ({seconds:.2f} s)"
+                f"| {count} | {partitions} | {events} | {rate:,.0f} | {rate / count:,.0f} | {per_cpu:,.0f} |"
             )
+        rate, per_cpu = await httpx_ceiling(url, events)
+        print(f"| raw httpx loop (ceiling) | - | {events} | {rate:,.0f} | - | {per_cpu:,.0f} |")
 
 
 if __name__ == "__main__":
@@ -94,6 +118,7 @@ if __name__ == "__main__":
     parser.add_argument("--loop", choices=("asyncio", "uvloop"), default="uvloop")
     arguments = parser.parse_args()
     factory = uvloop.new_event_loop if arguments.loop == "uvloop" else asyncio.new_event_loop
-    print(f"event loop: {arguments.loop}")
+    print(f"event loop: {arguments.loop}; load average before: {os.getloadavg()}", flush=True)
     with asyncio.Runner(loop_factory=factory) as runner:
         runner.run(main(arguments.events, arguments.partitions))
+    print(f"load average after: {os.getloadavg()}")
