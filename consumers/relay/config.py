@@ -29,7 +29,6 @@ from consumers.relay.yamlnodes import (
     read_seconds,
     read_text,
     read_text_list,
-    read_text_map,
 )
 
 DEFAULT_TOPICS = ("push", "pull", "other")
@@ -38,7 +37,7 @@ _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$")
 _TOPIC = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$")
 _ACTION = re.compile(r"^[a-z][a-z0-9_-]{0,31}$")
 _HEADER = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
-_RESERVED_HEADERS = {"content-type", "content-length", "host", "x-registry-signature"}
+_RESERVED_HEADERS = {"content-type", "content-length", "host", "transfer-encoding"}
 SUBSCRIPTION_FIELDS = (
     "name", "url", "topics", "actions", "filters", "headers", "secret", "secret_env",
     "secret_file", "timeout", "retry", "format",
@@ -169,11 +168,16 @@ def _matching_list(pattern: re.Pattern[str], what: str) -> Callable[[Node, str, 
 
 
 def _read_headers(node: Node, path: str, source: str) -> tuple[tuple[str, str], ...]:
-    pairs = read_text_map(node, path, source)
-    for name, _value in pairs:
-        if not _HEADER.match(name) or name.lower() in _RESERVED_HEADERS:
-            raise fail(source, node, f"{path}.{name}", "is not a header name the relay lets you set")
-    return pairs
+    fields = Fields(node, path, source)
+    pairs: list[tuple[str, str]] = []
+    for name in fields.names():
+        reserved = name.lower() in _RESERVED_HEADERS or name.lower().startswith("x-registry-")
+        if not _HEADER.match(name) or reserved:
+            raise fail(
+                source, fields.key(name), fields.field(name), "is not a header name the relay lets you set"
+            )
+        pairs.append((name, fields.need(name, read_text)))
+    return tuple(pairs)
 
 
 def _read_secret(fields: Fields, lookup: Lookup) -> str | None:

@@ -109,8 +109,12 @@ class WebhookSender:
         started = time.perf_counter()
         headers = self._headers(payload, event_id, number)
         try:
-            response = await self._client.post(self.subscription.url, content=payload.body, headers=headers)
-        except httpx.TimeoutException as exc:
+            # httpx's timeout bounds each phase; this bounds the whole attempt (a slow drip too)
+            async with asyncio.timeout(self.subscription.timeout):
+                response = await self._client.post(
+                    self.subscription.url, content=payload.body, headers=headers
+                )
+        except (httpx.TimeoutException, TimeoutError) as exc:
             return Attempt(
                 number, False, True, None, f"timeout: {type(exc).__name__}", time.perf_counter() - started
             )

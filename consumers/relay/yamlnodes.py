@@ -82,6 +82,10 @@ class Fields:
         """The keys not taken yet, in file order."""
         return list(self._items)
 
+    def key(self, name: str) -> Node:
+        """The key node of ``name`` (for errors about the name itself)."""
+        return self._items[name][0]
+
     def field(self, name: str) -> str:
         return f"{self.path}.{name}" if self.path else name
 
@@ -167,13 +171,6 @@ def read_text_list(node: Node, path: str, source: str) -> tuple[str, ...]:
     if not isinstance(node, SequenceNode) or not node.value:
         raise fail(source, node, path, "must be a non-empty list")
     return tuple(read_text(item, f"{path}[{i}]", source) for i, item in enumerate(node.value))
-
-
-def read_text_map(node: Node, path: str, source: str) -> tuple[tuple[str, str], ...]:
-    """A mapping of text to text, kept in file order."""
-    fields = Fields(node, path, source)
-    pairs = [(name, fields.need(name, read_text)) for name in fields.names()]
-    return tuple(pairs)
 
 
 def items_of(node: Node, path: str, source: str) -> list[tuple[str, Node]]:

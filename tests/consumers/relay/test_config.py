@@ -171,6 +171,11 @@ BAD = [
         4,
         "subscriptions[0].headers.Host",
     ),
+    (
+        A + "    headers:\n      Authorization: Bearer t\n      X-Registry-Event-Id: x\n",
+        6,
+        "subscriptions[0].headers.X-Registry-Event-Id: is not a header",
+    ),
     ("subscriptions:\n  name: a\n", 2, "subscriptions: must be a list"),
     ("subscriptions:\n  - just-a-string\n", 2, "subscriptions[0]: must be a mapping"),
 ]
