@@ -16,11 +16,12 @@ import contextlib
 import logging
 import signal
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from consumers.deadletter import DeadLetterPublisher
+from consumers.errors import Interrupted, is_transient
 from consumers.metrics import ConsumerMetrics, MetricsServer
 from consumers.rebalance import CommitOnRevoke
 from consumers.relay.config import Subscription
@@ -32,6 +33,7 @@ from consumers.relay.subscriber import SubscriptionRelay
 from consumers.runner import Runner
 
 log = logging.getLogger("consumers.relay")
+START_RETRY_INITIAL_S, START_RETRY_MAX_S = 0.2, 10.0
 
 
 def make_consumer(settings: RelaySettings, subscription: Subscription) -> AIOKafkaConsumer:
@@ -81,14 +83,33 @@ class RelayProcess:
             bootstrap_servers=self.settings.bootstrap_servers, acks="all", enable_idempotence=False
         )
         try:
-            await producer.start()
+            await self._until_started("dead-letter producer start", producer.start)
             try:
                 await self._relay(producer)
             finally:
                 await producer.stop()
+        except Interrupted:
+            log.info("stopped during start-up")
         finally:
             await self.server.stop()
         log.info("stopped", extra={"fields": {"handler": HANDLER}})
+
+    async def _until_started(self, what: str, start: Callable[[], Awaitable[None]]) -> None:
+        """Retry a start-up step while the broker is unreachable; a stop request ends it."""
+        delay = START_RETRY_INITIAL_S
+        while True:
+            try:
+                await start()
+                return
+            except Exception as exc:
+                if not is_transient(exc):
+                    raise
+                log.warning(f"{what} failed, retrying", extra={"fields": {"error": str(exc)[:300]}})
+            try:
+                await asyncio.wait_for(self._stop.wait(), delay)
+                raise Interrupted(what)
+            except TimeoutError:
+                delay = min(delay * 2, START_RETRY_MAX_S)
 
     async def _relay(self, producer: AIOKafkaProducer) -> None:
         async with contextlib.AsyncExitStack() as stack:
@@ -130,7 +151,7 @@ class RelayProcess:
             consumer.subscribe(
                 topics=settings.topics(subscription), listener=CommitOnRevoke(runner.commit_in_flight)
             )
-            await consumer.start()
+            await self._until_started(f"consumer start ({subscription.name})", consumer.start)
             try:
                 yield runner
             finally:

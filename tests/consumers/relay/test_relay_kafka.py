@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from dataclasses import replace
 
 import httpx
@@ -12,6 +13,7 @@ from aiokafka import AIOKafkaProducer
 
 from bridge.embedded import free_port, port_open
 from consumers.relay.config import Filters, PayloadFormat, RelayConfig, Subscription
+from consumers.relay.process import RelayProcess
 from consumers.relay.retry import RetryPolicy
 from consumers.relay.signing import verify
 from tests.consumers.relay.support import (
@@ -205,3 +207,15 @@ async def test_metrics_and_health_are_served(kafka_bootstrap: str, topic_prefix:
     assert 'regbridge_relay_attempt_seconds_count{subscription="seen"} 3.0' in text
     assert 'regbridge_consumer_lag{handler="relay.seen",partition="0"' in text
     assert health.status_code == 200
+
+
+async def test_a_broker_down_at_start_is_retried_until_stopped(caplog: pytest.LogCaptureFixture) -> None:
+    sub = Subscription(name="early", url=dead_url(), topics=("push",))
+    settings = relay_settings(f"127.0.0.1:{free_port()}", "nowhere.registry.events", sub)
+    process = RelayProcess(settings)
+    with caplog.at_level(logging.WARNING, logger="consumers.relay"):
+        task = asyncio.create_task(process.run(signals=False))
+        await until(lambda: "dead-letter producer start failed, retrying" in caplog.text)
+        process.request_stop()
+        await asyncio.wait_for(task, timeout=30)
+    assert task.exception() is None
