@@ -7,13 +7,14 @@ passes in (the process serves it with the consumers' metrics server).
 ``regbridge_relay_retries_total``                  attempts after the first one
 ``regbridge_relay_skipped_total``                  events its actions and filters left out
 ``regbridge_relay_attempt_seconds``                one HTTP attempt, request to answer
-``regbridge_relay_lag{topic,partition}``           records behind the partition's high water
 =================================================  =========================================
+
+Lag is the runner's: ``regbridge_consumer_lag{handler="relay.<subscription>",topic,partition}``.
 """
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client import CollectorRegistry, Counter, Histogram
 
 from consumers.relay.delivery import Attempt
 
@@ -39,38 +40,37 @@ class RelayMetrics:
             buckets=_LATENCY_BUCKETS,
             registry=registry,
         )
-        self.lag = Gauge(
-            "regbridge_relay_lag",
-            "Records behind high water.",
-            [*label, "topic", "partition"],
-            registry=registry,
-        )
 
     def of(self, subscription: str) -> SubscriptionMetrics:
         return SubscriptionMetrics(self, subscription)
 
 
 class SubscriptionMetrics:
+    """One subscription's children of the relay metrics, made at once so that every series
+    exists (at 0) from the start."""
+
     def __init__(self, metrics: RelayMetrics, subscription: str) -> None:
-        self._m, self.name = metrics, subscription
+        self.name = subscription
+        self._delivered = metrics.delivered.labels(subscription)
+        self._failed = metrics.failed.labels(subscription)
+        self._retries = metrics.retries.labels(subscription)
+        self._skipped = metrics.skipped.labels(subscription)
+        self._latency = metrics.latency.labels(subscription)
 
     def delivered(self, count: int = 1) -> None:
-        self._m.delivered.labels(self.name).inc(count)
+        self._delivered.inc(count)
 
     def failed(self, count: int = 1) -> None:
-        self._m.failed.labels(self.name).inc(count)
+        self._failed.inc(count)
 
     def retried(self, count: int = 1) -> None:
-        self._m.retries.labels(self.name).inc(count)
+        self._retries.inc(count)
 
     def skipped(self, count: int = 1) -> None:
-        self._m.skipped.labels(self.name).inc(count)
+        self._skipped.inc(count)
 
     def attempt(self, attempt: Attempt) -> None:
         """One HTTP attempt: its latency, and a retry when it was not the first."""
-        self._m.latency.labels(self.name).observe(attempt.seconds)
+        self._latency.observe(attempt.seconds)
         if attempt.number > 1:
-            self.retried()
-
-    def lag(self, topic: str, partition: int, value: int) -> None:
-        self._m.lag.labels(self.name, topic, str(partition)).set(value)
+            self._retries.inc()
