@@ -21,7 +21,7 @@ import click
 from bridge.environ import ConfigError, Environ
 from bridge.logs import configure_logging
 from consumers.handlers import HANDLERS
-from consumers.process import run_consumer
+from consumers.process import run_consumer, tune_gc
 from consumers.relay.handler import HANDLER as RELAY
 from consumers.relay.process import run_relay
 from consumers.relay.settings import load_settings as load_relay_settings
@@ -62,6 +62,7 @@ def run(handler: str, group: str | None, metrics_port: int | None) -> None:
         overrides["metrics_port"] = metrics_port
     settings = dataclasses.replace(settings, **overrides)
     configure_logging(settings.log_level, settings.log_format)
+    tune_gc()
     _config_errors_exit_2(lambda: asyncio.run(run_consumer(settings)))
 
 
@@ -89,7 +90,7 @@ def _database_url() -> str:
 
 
 async def _upgrade(url: str) -> str | None:
-    engine = create_engine(url)
+    engine = create_engine(url, writer=True)
     try:
         await migrate.upgrade(engine)
         return await migrate.current_revision(engine)

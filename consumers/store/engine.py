@@ -3,8 +3,9 @@
 Operators write plain URLs; the async driver is picked here:
 
 * ``sqlite:///relative/path.db``, ``sqlite:////absolute/path.db`` → aiosqlite (the parent
-  directory is created; WAL journal, ``synchronous=NORMAL`` and a busy timeout, so the
-  three consumers can share one file);
+  directory is created; WAL journal, ``synchronous=NORMAL``, a busy timeout and
+  ``BEGIN IMMEDIATE`` transactions, so the three consumers can share one file, and
+  migrations are atomic);
 * ``postgresql://user@host:5432/db`` (or ``postgres://``) → asyncpg.
 
 A URL that already names a driver (``sqlite+aiosqlite``, ``postgresql+asyncpg``) is kept.
@@ -54,6 +55,9 @@ def _prepare_sqlite_file(url: URL) -> None:
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    # The driver's own transaction handling would commit DDL statement by statement (a
+    # crash mid-migration would leave half a schema); SQLAlchemy emits BEGIN instead.
+    dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
@@ -61,13 +65,27 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
-def create_engine(database_url: str) -> AsyncEngine:
-    """An engine for the URL; the caller owns it and must ``await engine.dispose()``."""
+def _sqlite_begin(connection: Any) -> None:
+    connection.exec_driver_sql("BEGIN")
+
+
+def _sqlite_begin_immediate(connection: Any) -> None:
+    """Take the write lock up front, so concurrent writers (three consumers on one file,
+    migrations at start) queue on the busy timeout instead of failing to upgrade a read
+    lock."""
+    connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def create_engine(database_url: str, *, writer: bool = False) -> AsyncEngine:
+    """An engine for the URL; the caller owns it and must ``await engine.dispose()``.
+    ``writer``: every SQLite transaction takes the write lock at once (the consumers);
+    readers such as a dashboard leave it off."""
     url = async_url(database_url)
     if url.get_backend_name() == "sqlite":
         _prepare_sqlite_file(url)
         engine = create_async_engine(url)
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+        event.listen(engine.sync_engine, "begin", _sqlite_begin_immediate if writer else _sqlite_begin)
         return engine
     return create_async_engine(url, pool_pre_ping=True, pool_size=2, max_overflow=2)
 

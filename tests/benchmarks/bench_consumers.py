@@ -30,7 +30,7 @@ from aiokafka import AIOKafkaConsumer
 
 from bridge.contract import TopicRouter
 from bridge.embedded import EmbeddedBroker
-from consumers.process import ConsumerProcess
+from consumers.process import ConsumerProcess, tune_gc
 from consumers.settings import ConsumerSettings
 from tests.support.consumers import wait_for
 from tests.support.database import LOCAL_POSTGRES, create_database, drop_database, migrate_store
@@ -231,6 +231,7 @@ def main() -> None:
     args = parser.parse_args()
     handlers, backends = args.handlers.split(","), args.backends.split(",")
     print(f"load average before: {os.getloadavg()}", flush=True)
+    tune_gc()  # as `registry-consumer run` does
     external = os.environ.get("REGBRIDGE_TEST_KAFKA_BOOTSTRAP", "").strip()
     import logging
 

@@ -5,13 +5,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from functools import partial
 
 import pytest
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bridge.contract import OutgoingRecord
-from consumers.handlers.base import Delivery
 from consumers.handlers.pull import PullHandler, PullPlan
+from consumers.process import ConsumerProcess
 from tests.consumers.conftest import MakeSettings
 from tests.support.consumers import metric, running, wait_for, wait_processed
 from tests.support.database import read_table
@@ -40,8 +41,7 @@ async def test_a_duplicate_delivery_is_counted_once(make_settings: MakeSettings)
         await publish_events(bootstrap, prefix, bodies([manifest, blob_get, later_get]))
         assert await wait_processed(url, "pull", 2) == 2
         for process in (pushing, pulling):
-            seen = await wait_for(lambda p=process: _duplicates(p), lambda n: n >= 1)  # type: ignore[misc]
-            assert seen == 1
+            assert await wait_for(partial(_duplicates, process), lambda n: n >= 1) == 1
 
     [row] = await read_table(url, "manifests")
     assert row["push_count"] == 1
@@ -49,8 +49,8 @@ async def test_a_duplicate_delivery_is_counted_once(make_settings: MakeSettings)
     assert (bucket["blob_gets"], bucket["bytes"]) == (2, 20)
 
 
-async def _duplicates(process: object) -> float:
-    return metric(process, "regbridge_consumer_duplicates_total")  # type: ignore[arg-type]
+async def _duplicates(process: ConsumerProcess) -> float:
+    return metric(process, "regbridge_consumer_duplicates_total")
 
 
 async def test_poison_records_go_to_the_dlq_with_their_headers_and_the_consumer_keeps_going(
@@ -104,9 +104,6 @@ class FailsOnRepository(PullHandler):
         if any(plan.repository == "team/bad" for plan in plans):
             raise ValueError("cannot store team/bad")
         await super().apply(plans, connection)
-
-    def plan(self, delivery: Delivery) -> PullPlan:
-        return super().plan(delivery)
 
 
 async def test_a_record_the_handler_cannot_store_is_dead_lettered_after_its_attempts(

@@ -5,13 +5,18 @@ stops and starts (see tests/support/outage.py)."""
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
 
+from bridge.embedded import EmbeddedBroker
+from consumers.process import ConsumerProcess
+from consumers.settings import ConsumerSettings
 from tests.consumers.conftest import MakeSettings
 from tests.support.consumers import metric, running, wait_for, wait_processed
-from tests.support.database import read_table
+from tests.support.database import migrate_store, read_table
 from tests.support.events import bodies, event
 from tests.support.outage import Outage, SqliteWriteLock, TcpProxy
 from tests.support.publish import publish_events
@@ -63,5 +68,38 @@ async def test_with_the_database_down_the_consumer_retries_then_recovers(
     assert await total_pulls(store_url) == 10
 
 
-async def _transient_failures(process: object) -> float:
-    return metric(process, "regbridge_consumer_failed_total", kind="transient")  # type: ignore[arg-type]
+async def _transient_failures(process: ConsumerProcess) -> float:
+    return metric(process, "regbridge_consumer_failed_total", kind="transient")
+
+
+async def test_a_consumer_started_before_its_broker_waits_for_it(tmp_path: Path, artifacts_dir: Path) -> None:
+    """The broker is down at start-up: the consumer retries, then consumes."""
+    url = f"sqlite:///{tmp_path / 'store.db'}"
+    await migrate_store(url)
+    broker = EmbeddedBroker(log_path=artifacts_dir / "tansu-late.log")
+    prefix = f"t{uuid.uuid4().hex[:12]}.registry.events"
+    pull = ConsumerSettings(
+        handler="pull",
+        bootstrap_servers=broker.bootstrap_servers,
+        topic_prefix=prefix,
+        database_url=url,
+        poll_timeout_ms=100,
+        session_timeout_ms=2000,
+        retry_initial_s=0.05,
+        retry_max_s=0.5,
+        migrate_on_start=False,
+    )
+    try:
+        async with running(pull) as process:
+            retries = await wait_for(lambda: _start_retries(process), lambda n: n >= 2, every=0.1)
+            assert retries >= 2
+            broker.start()
+            await create_topics(broker.bootstrap_servers, [pull.topic])
+            await publish_events(broker.bootstrap_servers, prefix, bodies([event("pull", "team/late")]))
+            assert await wait_processed(url, "pull", 1) == 1
+    finally:
+        broker.stop()
+
+
+async def _start_retries(process: ConsumerProcess) -> int:
+    return process.start_retries

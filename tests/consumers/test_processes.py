@@ -1,6 +1,6 @@
 """The real ``registry-consumer run ...`` as subprocesses: a SIGKILL mid-stream loses
-nothing and counts nothing twice; two processes in one group split the partitions;
-SIGTERM stops cleanly."""
+nothing and counts nothing twice; a SIGTERM mid-stream commits everything it stored (the
+next consumer sees no redelivery); two processes in one group split the partitions."""
 
 from __future__ import annotations
 
@@ -12,9 +12,10 @@ from pathlib import Path
 import pytest
 
 from bridge.embedded import free_port
+from consumers.process import ConsumerProcess
 from consumers.settings import ConsumerSettings
 from tests.consumers.conftest import MakeSettings
-from tests.support.consumers import start_cli, stop_cli, wait_for, wait_processed
+from tests.support.consumers import metric, running, start_cli, stop_cli, wait_for, wait_processed
 from tests.support.database import processed_count, read_table
 from tests.support.events import bodies, event
 from tests.support.publish import publish_events
@@ -118,3 +119,36 @@ async def _processed_metric(port: int) -> float:
         if line.startswith("regbridge_consumer_processed_total{"):
             return float(line.rsplit(" ", 1)[1])
     return 0.0
+
+
+async def test_sigterm_mid_stream_commits_what_was_stored_so_a_restart_redelivers_nothing(
+    make_settings: MakeSettings, tmp_path: Path
+) -> None:
+    pull = make_settings("pull", batch_max_records=50)
+    url = pull.database_url
+    await create_topics(pull.bootstrap_servers, [pull.topic])
+    publisher = asyncio.create_task(publish_in_chunks(pull, ["team/a"]))
+    first = start_cli(pull, tmp_path / "first.log")
+    try:
+        await wait_for(lambda: processed_count(url, "pull"), lambda n: n >= 300, every=0.05)
+        assert stop_cli(first, signal.SIGTERM) == 0
+        stopped_at = await processed_count(url, "pull")
+        assert stopped_at < TOTAL, "the stop must land mid-stream"
+        await publisher
+    finally:
+        publisher.cancel()
+        stop_cli(first, signal.SIGKILL)
+    async with running(pull) as second:
+        assert await wait_processed(url, "pull", TOTAL) == TOTAL
+        stored = await wait_for(lambda: _metric(second, "processed"), lambda n: n >= TOTAL - stopped_at)
+        assert stored == TOTAL - stopped_at
+        assert _metric_now(second, "duplicates") == 0
+    assert await pull_totals(url) == (TOTAL, TOTAL)
+
+
+async def _metric(process: ConsumerProcess, name: str) -> float:
+    return _metric_now(process, name)
+
+
+def _metric_now(process: ConsumerProcess, name: str) -> float:
+    return metric(process, f"regbridge_consumer_{name}_total")
