@@ -77,6 +77,7 @@ def _run_relay(group_prefix: str | None, metrics_port: int | None) -> None:
         overrides["metrics_port"] = metrics_port
     settings = dataclasses.replace(settings, **overrides)
     configure_logging(settings.log_level, settings.log_format)
+    tune_gc()
     asyncio.run(run_relay(settings))
 
 

@@ -28,6 +28,7 @@ import httpx
 import uvloop
 
 from bridge.embedded import EmbeddedBroker, free_port, port_open
+from consumers.process import tune_gc
 from consumers.relay.config import PayloadFormat, Subscription
 from consumers.relay.payload import render
 from consumers.relay.retry import RetryPolicy
@@ -119,6 +120,7 @@ if __name__ == "__main__":
     arguments = parser.parse_args()
     factory = uvloop.new_event_loop if arguments.loop == "uvloop" else asyncio.new_event_loop
     print(f"event loop: {arguments.loop}; load average before: {os.getloadavg()}", flush=True)
+    tune_gc()  # as the CLI does
     with asyncio.Runner(loop_factory=factory) as runner:
         runner.run(main(arguments.events, arguments.partitions))
     print(f"load average after: {os.getloadavg()}")
