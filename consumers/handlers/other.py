@@ -38,7 +38,7 @@ from bridge.contract import Event
 from consumers.handlers.base import Delivery
 from consumers.store.inventory import BlobRow, RepositoryRow, upsert_blobs, upsert_repositories
 from consumers.store.tables import audit_log, manifests, repository_blobs, tags
-from consumers.store.writes import chunks, insert_for
+from consumers.store.writes import chunks, execute_many, insert_for
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,8 +70,7 @@ class OtherHandler:
         now = datetime.now(UTC).replace(tzinfo=None)
         rows = [audit_row(plan, kind_of(plan, known), now) for plan in plans]
         statement = insert_for(connection, audit_log).on_conflict_do_nothing(index_elements=["event_id"])
-        for part in chunks(rows):
-            await connection.execute(statement, list(part))
+        await execute_many(connection, statement, rows)
 
 
 def kind_of(plan: OtherPlan, known_manifests: set[tuple[str, str | None]]) -> str:
@@ -146,8 +145,7 @@ async def _delete_tags(connection: AsyncConnection, plans: Sequence[OtherPlan]) 
         set_={"deleted_at": new.deleted_at, "deleted_by": new.deleted_by, "updated_at": new.updated_at},
         where=new.updated_at >= t.updated_at,
     )
-    for part in chunks(rows):
-        await connection.execute(statement, list(part))
+    await execute_many(connection, statement, rows)
 
 
 def _gone_rows(plans: Sequence[OtherPlan]) -> list[dict[str, Any]]:

@@ -6,7 +6,9 @@ Every pull event adds to two per-minute buckets (the minute of the event's times
   named one, else the digest. Docker and containerd resolve a tag with a HEAD by tag,
   then GET by digest, so one image pull usually shows as a HEAD on the tag plus GETs on
   digests;
-* ``pull_clients`` (minute, repository, actor, client address, user agent).
+* ``pull_clients`` (minute, repository, actor, client address, user agent);
+* rollups of the same counts: ``pulls_hourly``, ``pulls_daily`` and
+  ``pull_clients_daily``, summed from the batch's minute rows.
 
 Counters: manifest vs blob pulls (blob events carry ``application/octet-stream``), GET
 apart from HEAD (the registry counts HEAD as a pull), and ``bytes``: the target size of
@@ -26,9 +28,16 @@ from typing import Any
 from sqlalchemy import Table
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from consumers.handlers.base import Delivery, HandlerError, client_host, minute_of, text_key
-from consumers.store.tables import PULL_COUNTERS, pull_clients, pulls
-from consumers.store.writes import chunks, insert_for, later
+from consumers.handlers.base import Delivery, HandlerError, client_host, day_of, hour_of, minute_of, text_key
+from consumers.store.tables import (
+    PULL_COUNTERS,
+    pull_clients,
+    pull_clients_daily,
+    pulls,
+    pulls_daily,
+    pulls_hourly,
+)
+from consumers.store.writes import execute_many, insert_for, later
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +61,12 @@ _COUNTERS = {
 }
 REFERENCE_KEY = ("minute", "repository", "reference")
 CLIENT_KEY = ("minute", "repository", "actor", "client_addr", "useragent")
+ROLLUPS = (
+    # (table, its key, the minute table's rows it sums, how a minute maps to its bucket)
+    (pulls_hourly, ("hour", "repository", "reference"), REFERENCE_KEY, hour_of),
+    (pulls_daily, ("day", "repository", "reference"), REFERENCE_KEY, day_of),
+    (pull_clients_daily, ("day", "repository", "actor", "client_addr", "useragent"), CLIENT_KEY, day_of),
+)
 
 
 class PullHandler:
@@ -79,8 +94,11 @@ class PullHandler:
         by_client = sum_buckets(
             plans, CLIENT_KEY, lambda p: (p.minute, p.repository, p.actor, p.client_addr, p.useragent)
         )
-        await _add(connection, pulls, list(REFERENCE_KEY), by_reference)
-        await _add(connection, pull_clients, list(CLIENT_KEY), by_client)
+        await _add(connection, pulls, REFERENCE_KEY, by_reference)
+        await _add(connection, pull_clients, CLIENT_KEY, by_client)
+        minute_rows = {REFERENCE_KEY: by_reference, CLIENT_KEY: by_client}
+        for table, key, source, bucket_of in ROLLUPS:
+            await _add(connection, table, key, roll_up(minute_rows[source], source, key, bucket_of))
 
 
 def sum_buckets(
@@ -101,8 +119,30 @@ def sum_buckets(
     return list(rows.values())
 
 
+def roll_up(
+    rows: Sequence[dict[str, Any]],
+    fine: tuple[str, ...],
+    coarse: tuple[str, ...],
+    bucket_of: Callable[[datetime], datetime],
+) -> list[dict[str, Any]]:
+    """Minute rows summed into coarser buckets (cheap: it works on rows, not events)."""
+    out: dict[tuple[Any, ...], dict[str, Any]] = {}
+    for row in rows:
+        bucket = (bucket_of(row[fine[0]]), *(row[column] for column in fine[1:]))
+        target = out.get(bucket)
+        if target is None:
+            out[bucket] = dict(zip(coarse, bucket, strict=True)) | {
+                name: row[name] for name in (*PULL_COUNTERS, "last_pulled_at")
+            }
+            continue
+        for name in PULL_COUNTERS:
+            target[name] += row[name]
+        target["last_pulled_at"] = max(target["last_pulled_at"], row["last_pulled_at"])
+    return list(out.values())
+
+
 async def _add(
-    connection: AsyncConnection, table: Table, keys: list[str], rows: list[dict[str, Any]]
+    connection: AsyncConnection, table: Table, keys: tuple[str, ...], rows: list[dict[str, Any]]
 ) -> None:
     if not rows:
         return
@@ -110,6 +150,5 @@ async def _add(
     new, old = statement.excluded, table.c
     updates: dict[str, Any] = {name: old[name] + new[name] for name in PULL_COUNTERS}
     updates["last_pulled_at"] = later(new.last_pulled_at, old.last_pulled_at)
-    statement = statement.on_conflict_do_update(index_elements=keys, set_=updates)
-    for part in chunks(rows):
-        await connection.execute(statement, list(part))
+    statement = statement.on_conflict_do_update(index_elements=list(keys), set_=updates)
+    await execute_many(connection, statement, rows)

@@ -24,7 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from consumers.handlers.base import Delivery, HandlerError
 from consumers.store.inventory import BlobRow, RepositoryRow, upsert_blobs, upsert_repositories
 from consumers.store.tables import manifests, tags
-from consumers.store.writes import chunks, earlier, insert_for, later, when_newer
+from consumers.store.writes import earlier, execute_many, insert_for, later, when_newer
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,8 +158,7 @@ async def _upsert_manifests(connection: AsyncConnection, rows: list[dict[str, An
             "deleted_by": case((revived, null()), else_=t.deleted_by),
         },
     )
-    for part in chunks(rows):
-        await connection.execute(statement, list(part))
+    await execute_many(connection, statement, rows)
 
 
 async def _upsert_tags(connection: AsyncConnection, rows: list[dict[str, Any]]) -> None:
@@ -179,5 +178,4 @@ async def _upsert_tags(connection: AsyncConnection, rows: list[dict[str, Any]]) 
             "updated_at": later(new.updated_at, t.updated_at),
         },
     )
-    for part in chunks(rows):
-        await connection.execute(statement, list(part))
+    await execute_many(connection, statement, rows)

@@ -7,13 +7,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any, TypedDict
+from typing import TypedDict
 
 from sqlalchemy import and_, case, func, null
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from consumers.store.tables import repositories, repository_blobs
-from consumers.store.writes import chunks, earlier, insert_for, later, when_newer
+from consumers.store.writes import earlier, execute_many, insert_for, later, when_newer
 
 
 class RepositoryRow(TypedDict):
@@ -54,7 +54,7 @@ async def upsert_repositories(connection: AsyncConnection, rows: Sequence[Reposi
             "last_pushed_at": later(new.last_pushed_at, t.last_pushed_at),
         },
     )
-    await _execute_many(connection, statement, rows)
+    await execute_many(connection, statement, rows)
 
 
 async def upsert_blobs(connection: AsyncConnection, rows: Sequence[BlobRow]) -> None:
@@ -77,9 +77,4 @@ async def upsert_blobs(connection: AsyncConnection, rows: Sequence[BlobRow]) -> 
             "deleted_by": case((revived, null()), else_=t.deleted_by),
         },
     )
-    await _execute_many(connection, statement, rows)
-
-
-async def _execute_many(connection: AsyncConnection, statement: Any, rows: Sequence[Any]) -> None:
-    for part in chunks(rows):
-        await connection.execute(statement, list(part))
+    await execute_many(connection, statement, rows)

@@ -32,8 +32,13 @@ Pull statistics (written by the ``pull`` handler), per-minute buckets
     ephemeral port) · useragent PK · manifest_gets · manifest_heads · blob_gets ·
     blob_heads · bytes · last_pulled_at
 
-Per hour or per day, sum the minute rows (``GROUP BY`` a truncated ``minute``); the
-primary keys start with ``minute`` so a time range is an index range scan.
+``pulls_hourly`` (hour PK, repository PK, reference PK, same counters),
+``pulls_daily`` (day PK, repository PK, reference PK, same counters) and
+``pull_clients_daily`` (day PK, repository PK, actor PK, client_addr PK, useragent PK,
+same counters) are rollups of the same events (revision 0002), written in the same
+transaction: chart hours and days, and rank images and clients over weeks, without
+summing minute rows. ``hour``/``day`` are the bucket's start (UTC). Every primary key
+starts with its time bucket, so a time range is an index range scan.
 
 Audit (written by the ``other`` handler)
 ----------------------------------------
@@ -157,6 +162,41 @@ pull_clients = Table(
     *(_counter(name) for name in PULL_COUNTERS),
     Column("last_pulled_at", DateTime, nullable=False),
     Index(None, "actor", "minute"),
+)
+
+pulls_hourly = Table(
+    "pulls_hourly",
+    metadata,
+    Column("hour", DateTime, primary_key=True),
+    Column("repository", Text, primary_key=True),
+    Column("reference", Text, primary_key=True),
+    *(_counter(name) for name in PULL_COUNTERS),
+    Column("last_pulled_at", DateTime, nullable=False),
+    Index(None, "repository", "hour"),
+)
+
+pulls_daily = Table(
+    "pulls_daily",
+    metadata,
+    Column("day", DateTime, primary_key=True),
+    Column("repository", Text, primary_key=True),
+    Column("reference", Text, primary_key=True),
+    *(_counter(name) for name in PULL_COUNTERS),
+    Column("last_pulled_at", DateTime, nullable=False),
+    Index(None, "repository", "day"),
+)
+
+pull_clients_daily = Table(
+    "pull_clients_daily",
+    metadata,
+    Column("day", DateTime, primary_key=True),
+    Column("repository", Text, primary_key=True),
+    Column("actor", Text, primary_key=True),
+    Column("client_addr", Text, primary_key=True),
+    Column("useragent", Text, primary_key=True),
+    *(_counter(name) for name in PULL_COUNTERS),
+    Column("last_pulled_at", DateTime, nullable=False),
+    Index(None, "actor", "day"),
 )
 
 audit_log = Table(

@@ -11,7 +11,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 T = TypeVar("T")
-CHUNK = 2000  # rows (or bound values) per statement: far below both drivers' limits
+CHUNK = 2000  # bound values per IN list: far below both drivers' limits
 
 
 def insert_for(connection: AsyncConnection, table: Table) -> Any:
@@ -37,6 +37,12 @@ def when_newer(
     """``new`` when ``new_time`` is not older than ``old_time`` (or there is no old
     time), else ``old``."""
     return case((old_time.is_(None), new), (new_time >= old_time, new), else_=old)
+
+
+async def execute_many(connection: AsyncConnection, statement: Any, rows: Sequence[Any]) -> None:
+    """One ``executemany`` of ``statement`` (nothing when there are no rows)."""
+    if rows:
+        await connection.execute(statement, list(rows))
 
 
 def chunks(items: Sequence[T], size: int = CHUNK) -> Iterator[Sequence[T]]:

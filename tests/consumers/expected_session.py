@@ -129,3 +129,25 @@ AUDIT = {
     "c807c963": ("delete", "tag", "team/copy", "v1-alias", None, None, "alice", at("02:03:24.743594")),
     "fb3f0fdc": ("delete", "blob", "team/other", None, LAYER, None, "bob", at("02:03:25.778512")),
 }
+
+# Rollups: every pull of the session falls in the hour 02:00 of one day.
+H02, DAY = at("02:00:00"), at("00:00:00")
+ROLLED_UP = {
+    # (repository, reference): counters over the hour (and the day)
+    ("team/hello", "v1"): (2, 5, 0, 0, 690),
+    ("team/hello", MANIFEST): (1, 0, 0, 0, 345),
+    ("team/hello", LAYER): (0, 0, 4, 2, 704),
+    ("team/hello", CONFIG): (0, 0, 3, 0, 873),
+    ("team/copy", "v1"): (1, 0, 0, 0, 345),
+}
+PULLS_HOURLY = {(H02, *key): counters for key, counters in ROLLED_UP.items()}
+PULLS_DAILY = {(DAY, *key): counters for key, counters in ROLLED_UP.items()}
+PULL_CLIENTS_DAILY = {
+    (DAY, "team/hello", "alice", "127.0.0.1", SKOPEO): (2, 0, 3, 1, 1448),
+    (DAY, "team/hello", "bob", "127.0.0.1", SKOPEO): (1, 0, 2, 0, 812),
+    (DAY, "team/hello", "alice", "127.0.0.1", CURL): (0, 1, 2, 1, 352),  # 02:03 HEADs + 02:06 GETs
+    (DAY, "team/copy", "alice", "127.0.0.1", CURL): (1, 0, 0, 0, 345),
+    (DAY, "team/hello", "", "127.0.0.1", CURL): (0, 2, 0, 0, 0),
+    (DAY, "team/hello", "eve", "127.0.0.1", CURL): (0, 1, 0, 0, 0),
+    (DAY, "team/hello", "", "203.0.113.7", CURL): (0, 1, 0, 0, 0),
+}

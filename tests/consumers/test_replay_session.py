@@ -80,6 +80,18 @@ async def test_session_replay_builds_inventory_statistics_and_audit(
         await read_table(url, "pull_clients"), "minute", "repository", "actor", "client_addr", "useragent"
     )
     assert {key: tuple(row[c] for c in counters) for key, row in clients.items()} == expected.PULL_CLIENTS
+    rollups = [
+        ("pulls_hourly", ("hour", "repository", "reference"), expected.PULLS_HOURLY),
+        ("pulls_daily", ("day", "repository", "reference"), expected.PULLS_DAILY),
+        (
+            "pull_clients_daily",
+            ("day", "repository", "actor", "client_addr", "useragent"),
+            expected.PULL_CLIENTS_DAILY,
+        ),
+    ]
+    for table, key, wanted in rollups:
+        rolled = by_key(await read_table(url, table), *key)
+        assert {k: tuple(row[c] for c in counters) for k, row in rolled.items()} == wanted, table
 
     audit = await read_table(url, "audit_log")
     audit_columns = (
