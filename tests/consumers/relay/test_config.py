@@ -192,3 +192,15 @@ def test_errors_name_the_line_and_the_field(text: str, line: int, message: str) 
 def test_a_missing_file_is_named(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match=re.escape(str(tmp_path / "none.yaml")) + ": cannot be read"):
         load_config(tmp_path / "none.yaml", {})
+
+
+def test_the_documented_example_parses() -> None:
+    doc = (Path(__file__).resolve().parents[3] / "docs" / "relay.md").read_text()
+    example = doc.split("```yaml\n", 1)[1].split("```", 1)[0]
+    env = {"DEPLOYER_HOOK_SECRET": "d", "SCANNER_HOOK_SECRET": "s"}
+    config = parse_config(example, "docs/relay.md", env)
+    deployer, scanner, scanner_eu = config.subscriptions
+    assert deployer.filters.tag is not None and deployer.filters.tag.search("v1.2")
+    assert deployer.retry == RetryPolicy(initial=0.5, max_delay=30, max_attempts=8, max_age=600)
+    assert (scanner.secret, scanner_eu.secret) == ("s", "s")
+    assert scanner_eu.url != scanner.url and scanner_eu.filters.manifests_only
