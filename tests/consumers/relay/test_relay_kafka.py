@@ -26,7 +26,7 @@ from tests.consumers.relay.support import (
     until,
 )
 from tests.support.kafka import consume
-from tests.support.receiver import Receiver, dead_url, running
+from tests.support.receiver import Hang, Receiver, dead_url, running
 
 pytestmark = pytest.mark.kafka
 FAST = RetryPolicy(initial=0.02, max_delay=0.1, max_attempts=3, max_age=30)
@@ -219,3 +219,18 @@ async def test_a_broker_down_at_start_is_retried_until_stopped(caplog: pytest.Lo
         process.request_stop()
         await asyncio.wait_for(task, timeout=30)
     assert task.exception() is None
+
+
+async def test_a_receiver_that_always_times_out_is_given_up(kafka_bootstrap: str, topic_prefix: str) -> None:
+    await publish(kafka_bootstrap, topic_prefix, [make_event(0), make_event(1)])
+    # the first event hangs every time; the second is answered at once
+    async with running(Receiver(script=[Hang(5.0), Hang(5.0), Hang(5.0)])) as receiver:
+        sub = Subscription(name="slow", url=receiver.url, topics=("push",), retry=FAST, timeout=0.3)
+        async with relay_running(relay_settings(kafka_bootstrap, topic_prefix, sub)) as metrics:
+            await receiver.wait_for(4)
+            letters = await consume(kafka_bootstrap, [f"{topic_prefix}.dlq"], expect=1)
+            await until(lambda: sample(metrics, "regbridge_relay_delivered_total", "slow") == 1)
+    assert seqs(receiver) == [0, 0, 0, 1]
+    (letter,) = letters
+    assert letter.headers["dlq-error"].startswith(b"timeout: ")
+    assert "dlq-http-status" not in letter.headers and letter.headers["dlq-attempts"] == b"3"
