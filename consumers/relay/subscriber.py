@@ -17,7 +17,7 @@ from consumers.batch import BatchOutcome, Item
 from consumers.deadletter import DeadLetter
 from consumers.relay.config import Subscription
 from consumers.relay.delivery import WebhookSender
-from consumers.relay.errors import DeliveryFailed
+from consumers.relay.errors import DeliveryFailed, DeliveryStopped
 from consumers.relay.metrics import SubscriptionMetrics
 
 log = logging.getLogger("consumers.relay")
@@ -61,8 +61,12 @@ class SubscriptionRelay:
         groups = by_partition(items)
         if len(groups) == 1:
             return await self._partition(groups[0])
-        async with asyncio.TaskGroup() as tasks:
-            running = [tasks.create_task(self._partition(group)) for group in groups]
+        try:
+            async with asyncio.TaskGroup() as tasks:
+                running = [tasks.create_task(self._partition(group)) for group in groups]
+        except* DeliveryStopped as stopped:
+            # one plain Interrupted for the runner, not an ExceptionGroup
+            raise stopped.exceptions[0] from None
         return merge([task.result() for task in running])
 
     async def _partition(self, items: list[Item]) -> BatchOutcome:

@@ -234,3 +234,29 @@ async def test_a_receiver_that_always_times_out_is_given_up(kafka_bootstrap: str
     (letter,) = letters
     assert letter.headers["dlq-error"].startswith(b"timeout: ")
     assert "dlq-http-status" not in letter.headers and letter.headers["dlq-attempts"] == b"3"
+
+
+async def test_a_stop_while_several_partitions_retry_is_clean(
+    kafka_bootstrap: str, topic_prefix: str
+) -> None:
+    await create_topic(kafka_bootstrap, f"{topic_prefix}.push", partitions=2)
+    events = [make_event(n, repository=f"repo/{n}") for n in range(8)]
+    await publish(kafka_bootstrap, topic_prefix, events)
+    landed = await consume(kafka_bootstrap, [f"{topic_prefix}.push"], expect=8)
+    assert len({record.partition for record in landed}) == 2
+    patient = RetryPolicy(initial=0.05, max_delay=0.2, max_attempts=10_000, max_age=600)
+    async with running(Receiver(default=500)) as failing:
+        sub = Subscription(name="multi", url=failing.url, topics=("push",), retry=patient)
+        settings = relay_settings(kafka_bootstrap, topic_prefix, sub)
+        async with relay_running(settings) as metrics:
+            # both partitions' first events are retrying at once
+            await until(lambda: sample(metrics, "regbridge_relay_retries_total", "multi") >= 4)
+            await until(
+                lambda: len({orjson.loads(r.body)["events"][0]["seq"] for r in failing.requests}) >= 2
+            )
+    # relay_running awaited the process: a stop in the middle of two partitions' retries ended it cleanly
+    async with running(Receiver()) as working:
+        again = replace(settings, config=RelayConfig((replace(sub, url=working.url),)))
+        async with relay_running(again):
+            await working.wait_for(8)
+    assert sorted(seqs(working)) == list(range(8))
