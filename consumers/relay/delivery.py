@@ -79,7 +79,9 @@ class WebhookSender:
         self._on_attempt = on_attempt or (lambda _attempt: None)
         self._client = httpx.AsyncClient(
             timeout=httpx.Timeout(subscription.timeout),
-            limits=httpx.Limits(max_connections=32, max_keepalive_connections=32, keepalive_expiry=30.0),
+            # one connection per partition in flight; idle ones are dropped before the common 5 s
+            # server keep-alive (uvicorn, nginx's default is longer) closes them under our feet
+            limits=httpx.Limits(max_connections=32, max_keepalive_connections=32, keepalive_expiry=4.0),
             follow_redirects=False,
             transport=transport,
             headers={"User-Agent": USER_AGENT, **dict(subscription.headers)},
