@@ -29,8 +29,8 @@ from consumers.relay.errors import DeliveryStopped
 from consumers.relay.payload import Payload
 from consumers.relay.signing import SIGNATURE_HEADER, sign
 
+__all__ = ["Attempt", "Delivery", "DeliveryStopped", "WebhookSender", "classify", "retry_after"]
 USER_AGENT = "registry-kafka-bridge-relay/0.1"
-__all__ = ["Attempt", "Delivery", "DeliveryStopped", "WebhookSender", "classify"]
 RETRYABLE_STATUSES = frozenset({408, 425, 429})
 ERROR_TEXT_LIMIT = 512
 
