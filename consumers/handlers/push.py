@@ -60,6 +60,7 @@ class PushHandler:
         )
 
     async def apply(self, plans: Sequence[PushPlan], connection: AsyncConnection) -> None:
+        plans = sorted(plans, key=lambda p: p.at)  # the row builders take the last as latest
         await upsert_repositories(connection, repository_rows(plans))
         await upsert_blobs(connection, blob_rows([p for p in plans if not p.is_manifest]))
         manifest_plans = [p for p in plans if p.is_manifest]
@@ -67,11 +68,12 @@ class PushHandler:
         await _upsert_tags(connection, tag_rows([p for p in manifest_plans if p.tag]))
 
 
-def _latest(plans: Sequence[PushPlan], key: Any) -> dict[Any, list[PushPlan]]:
+def _oldest_first(plans: Sequence[PushPlan], key: Any) -> dict[Any, list[PushPlan]]:
+    """``plans`` (oldest first) grouped by ``key``; ``group[-1]`` is the latest."""
     grouped: dict[Any, list[PushPlan]] = {}
-    for plan in sorted(plans, key=lambda p: p.at):
+    for plan in plans:
         grouped.setdefault(key(plan), []).append(plan)
-    return grouped  # each list is oldest first
+    return grouped
 
 
 def repository_rows(plans: Sequence[PushPlan]) -> list[RepositoryRow]:
@@ -83,7 +85,7 @@ def repository_rows(plans: Sequence[PushPlan]) -> list[RepositoryRow]:
             last_pushed_at=group[-1].at,
             last_pushed_by=group[-1].actor,
         )
-        for name, group in _latest(plans, lambda p: p.repository).items()
+        for name, group in _oldest_first(plans, lambda p: p.repository).items()
     ]
 
 
@@ -101,7 +103,7 @@ def blob_rows(plans: Sequence[PushPlan]) -> list[BlobRow]:
             deleted_at=None,
             deleted_by=None,
         )
-        for (repository, digest), group in _latest(plans, lambda p: (p.repository, p.digest)).items()
+        for (repository, digest), group in _oldest_first(plans, lambda p: (p.repository, p.digest)).items()
     ]
 
 
@@ -119,7 +121,7 @@ def manifest_rows(plans: Sequence[PushPlan]) -> list[dict[str, Any]]:
             "deleted_at": None,
             "deleted_by": None,
         }
-        for (repository, digest), group in _latest(plans, lambda p: (p.repository, p.digest)).items()
+        for (repository, digest), group in _oldest_first(plans, lambda p: (p.repository, p.digest)).items()
     ]
 
 
@@ -134,7 +136,7 @@ def tag_rows(plans: Sequence[PushPlan]) -> list[dict[str, Any]]:
             "deleted_at": None,
             "deleted_by": None,
         }
-        for (repository, tag), group in _latest(plans, lambda p: (p.repository, p.tag)).items()
+        for (repository, tag), group in _oldest_first(plans, lambda p: (p.repository, p.tag)).items()
     ]
 
 

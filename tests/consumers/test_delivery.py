@@ -27,26 +27,29 @@ LAYER = "sha256:" + "ab" * 32
 
 
 async def test_a_duplicate_delivery_is_counted_once(make_settings: MakeSettings) -> None:
-    push, pull = make_settings("push"), make_settings("pull")
+    push, pull, other = make_settings("push"), make_settings("pull"), make_settings("other")
     bootstrap, prefix, url = push.bootstrap_servers, push.topic_prefix, push.database_url
-    await create_topics(bootstrap, [push.topic, pull.topic])
+    await create_topics(bootstrap, [push.topic, pull.topic, other.topic])
     manifest = event("push", "team/dup", tag="v1", media_type=OCI_MANIFEST, size=500, timestamp=MOMENT)
     blob_get = event("pull", "team/dup", digest=LAYER, size=10, timestamp=MOMENT)
+    mount = event("mount", "team/dup", digest=LAYER, method="POST", timestamp=MOMENT)
     later_get = event("pull", "team/dup", digest=LAYER, size=10, timestamp=MOMENT)
-    async with running(push) as pushing, running(pull) as pulling:
-        await publish_events(bootstrap, prefix, bodies([manifest, blob_get]))
-        assert await wait_processed(url, "push", 1) == 1
-        assert await wait_processed(url, "pull", 1) == 1
+    async with running(push) as pushing, running(pull) as pulling, running(other) as others:
+        await publish_events(bootstrap, prefix, bodies([manifest, blob_get, mount]))
+        for handler in ("push", "pull", "other"):
+            assert await wait_processed(url, handler, 1) == 1
         # The same records again (a redelivery), in a later batch, with one new pull.
-        await publish_events(bootstrap, prefix, bodies([manifest, blob_get, later_get]))
+        await publish_events(bootstrap, prefix, bodies([manifest, blob_get, mount, later_get]))
         assert await wait_processed(url, "pull", 2) == 2
-        for process in (pushing, pulling):
+        for process in (pushing, pulling, others):
             assert await wait_for(partial(_duplicates, process), lambda n: n >= 1) == 1
 
     [row] = await read_table(url, "manifests")
     assert row["push_count"] == 1
-    [bucket] = await read_table(url, "pulls")
-    assert (bucket["blob_gets"], bucket["bytes"]) == (2, 20)
+    for table in ("pulls", "pulls_hourly", "pulls_daily", "pull_clients"):
+        [bucket] = await read_table(url, table)
+        assert (bucket["blob_gets"], bucket["bytes"]) == (2, 20), table
+    assert [r["event_id"] for r in await read_table(url, "audit_log")] == [mount["id"]]
 
 
 async def _duplicates(process: ConsumerProcess) -> float:

@@ -44,16 +44,16 @@ async def pull_totals(url: str) -> tuple[int, int]:
 async def test_a_consumer_killed_mid_stream_and_restarted_loses_nothing_and_counts_nothing_twice(
     make_settings: MakeSettings, tmp_path: Path
 ) -> None:
-    pull = make_settings("pull", batch_max_records=50)
+    pull = make_settings("pull", batch_max_records=20)
     url = pull.database_url
     await create_topics(pull.bootstrap_servers, [pull.topic])
     publisher = asyncio.create_task(publish_in_chunks(pull, ["team/a", "team/b"]))
     first = start_cli(pull, tmp_path / "first.log")
     try:
-        reached = await wait_for(lambda: processed_count(url, "pull"), lambda n: n >= 300, every=0.05)
+        reached = await wait_for(lambda: processed_count(url, "pull"), lambda n: n >= 100, every=0.05)
         assert stop_cli(first, signal.SIGKILL) == -signal.SIGKILL
         killed_at = await processed_count(url, "pull")
-        assert 300 <= reached <= killed_at < TOTAL, "the kill must land mid-stream"
+        assert 100 <= reached <= killed_at < TOTAL, "the kill must land mid-stream"
         await publisher
         second = start_cli(pull, tmp_path / "second.log")
         try:
@@ -124,13 +124,13 @@ async def _processed_metric(port: int) -> float:
 async def test_sigterm_mid_stream_commits_what_was_stored_so_a_restart_redelivers_nothing(
     make_settings: MakeSettings, tmp_path: Path
 ) -> None:
-    pull = make_settings("pull", batch_max_records=50)
+    pull = make_settings("pull", batch_max_records=20)
     url = pull.database_url
     await create_topics(pull.bootstrap_servers, [pull.topic])
     publisher = asyncio.create_task(publish_in_chunks(pull, ["team/a"]))
     first = start_cli(pull, tmp_path / "first.log")
     try:
-        await wait_for(lambda: processed_count(url, "pull"), lambda n: n >= 300, every=0.05)
+        await wait_for(lambda: processed_count(url, "pull"), lambda n: n >= 100, every=0.05)
         assert stop_cli(first, signal.SIGTERM) == 0
         stopped_at = await processed_count(url, "pull")
         assert stopped_at < TOTAL, "the stop must land mid-stream"
