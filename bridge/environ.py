@@ -29,6 +29,11 @@ class Environ:
     def raw(self, name: str) -> str | None:
         return self._environ.get(PREFIX + name)
 
+    def variable(self, full_name: str) -> str | None:
+        """Any variable by its full name, for settings files that name their own variables
+        (the relay's ``secret_env``)."""
+        return self._environ.get(full_name)
+
     def text(self, name: str, default: str = "") -> str:
         value = self.raw(name)
         return default if value is None else value.strip()

@@ -24,6 +24,9 @@ from bridge.logs import configure_logging
 from consumers.dashboard.command import dashboard
 from consumers.handlers import HANDLERS
 from consumers.process import run_consumer, tune_gc
+from consumers.relay.handler import HANDLER as RELAY
+from consumers.relay.process import run_relay
+from consumers.relay.settings import load_settings as load_relay_settings
 from consumers.settings import load
 from consumers.store import migrate
 from consumers.store.engine import DEFAULT_DATABASE_URL, create_engine
@@ -45,11 +48,14 @@ def main() -> None:
 
 
 @main.command()
-@click.argument("handler", type=click.Choice(sorted(HANDLERS)))
+@click.argument("handler", type=click.Choice(sorted([*HANDLERS, RELAY])))
 @click.option("--group", default=None, help="Consumer group (default <prefix>.<handler>).")
 @click.option("--metrics-port", type=int, default=None, help="Metrics port (0: none).")
 def run(handler: str, group: str | None, metrics_port: int | None) -> None:
-    """Consume <prefix>.<HANDLER> until SIGTERM."""
+    """Consume <prefix>.<HANDLER> until SIGTERM (relay: see docs/relay.md)."""
+    if handler == RELAY:
+        _run_relay(group, metrics_port)
+        return
     settings = _config_errors_exit_2(lambda: load(handler, Environ()))
     overrides: dict[str, Any] = {}
     if group:
@@ -60,6 +66,21 @@ def run(handler: str, group: str | None, metrics_port: int | None) -> None:
     configure_logging(settings.log_level, settings.log_format)
     tune_gc()
     _config_errors_exit_2(lambda: asyncio.run(run_consumer(settings)))
+
+
+def _run_relay(group_prefix: str | None, metrics_port: int | None) -> None:
+    """``run relay``: every subscription of ``REGBRIDGE_RELAY_CONFIG``; ``--group`` is the
+    group prefix (default ``<prefix>.relay``, each subscription adds ``.<name>``)."""
+    settings = _config_errors_exit_2(lambda: load_relay_settings(Environ()))
+    overrides: dict[str, Any] = {}
+    if group_prefix:
+        overrides["group_prefix"] = group_prefix
+    if metrics_port is not None:
+        overrides["metrics_port"] = metrics_port
+    settings = dataclasses.replace(settings, **overrides)
+    configure_logging(settings.log_level, settings.log_format)
+    tune_gc()
+    asyncio.run(run_relay(settings))
 
 
 @main.group()

@@ -40,6 +40,7 @@ class DeadLetter:
     record: Any
     error: BaseException
     attempts: int
+    headers: tuple[tuple[str, bytes], ...] = ()  # more headers for this letter only (the relay's)
 
 
 def dead_letter_headers(letter: DeadLetter, *, handler: str, group: str, failed_at: datetime) -> Headers:
@@ -56,6 +57,7 @@ def dead_letter_headers(letter: DeadLetter, *, handler: str, group: str, failed_
         ("dlq-source-offset", str(record.offset).encode()),
         ("dlq-failed-at", failed_at.astimezone(UTC).isoformat().encode()),
     ]
+    headers += letter.headers
     return headers
 
 
@@ -63,11 +65,20 @@ class DeadLetterPublisher:
     """Writes dead letters and waits for the broker's acks. The producer is owned by the
     caller (started and stopped in ``consumers.process``)."""
 
-    def __init__(self, producer: AIOKafkaProducer, topic: str, *, handler: str, group: str) -> None:
+    def __init__(
+        self,
+        producer: AIOKafkaProducer,
+        topic: str,
+        *,
+        handler: str,
+        group: str,
+        extra_headers: Sequence[tuple[str, bytes]] = (),
+    ) -> None:
         self._producer = producer
         self.topic = topic
         self._handler = handler
         self._group = group
+        self._extra = list(extra_headers)  # added to every letter (the relay names its subscription)
 
     async def publish(self, letters: Sequence[DeadLetter]) -> None:
         now = datetime.now(UTC)
@@ -76,7 +87,8 @@ class DeadLetterPublisher:
                 self.topic,
                 key=letter.record.key,
                 value=letter.record.value,
-                headers=dead_letter_headers(letter, handler=self._handler, group=self._group, failed_at=now),
+                headers=dead_letter_headers(letter, handler=self._handler, group=self._group, failed_at=now)
+                + self._extra,
             )
             for letter in letters
         ]

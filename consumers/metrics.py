@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import copy
 from collections.abc import Callable
 
 from prometheus_client import (
@@ -74,6 +75,13 @@ class ConsumerMetrics:
             buckets=_SIZE_BUCKETS,
             registry=self.registry,
         )
+
+    def labelled(self, handler: str) -> ConsumerMetrics:
+        """The same collectors and registry, reporting under another ``handler`` label, so one
+        process can serve several runners (the relay runs one per subscription)."""
+        twin = copy.copy(self)
+        twin.handler = handler
+        return twin
 
     def processed(self, count: int) -> None:
         self._processed.labels(self.handler).inc(count)

@@ -20,6 +20,12 @@ So delivery is at-least-once and storage is exactly-once per event id.
 * SIGTERM (:meth:`Runner.request_stop`) lets the batch in flight finish and commit;
   the owner then stops the consumer, which leaves the group.
 * On a rebalance, :class:`consumers.rebalance.CommitOnRevoke` waits for the batch in flight and commits.
+
+A runner built with a ``sink`` hands each batch's planned items to it instead of step 2
+(no database, no event-id deduplication); everything else stays the same. The relay uses
+this: its sink delivers webhooks. A sink returns the batch's :class:`BatchOutcome`
+(``stored`` counts what it took, ``letters`` what it gave up) and raises ``Interrupted``
+when a stop request cuts it short, so that nothing is committed.
 """
 
 from __future__ import annotations
@@ -47,6 +53,7 @@ from consumers.settings import ConsumerSettings
 from consumers.store import processed
 
 ACK_POLICY = "commit-after-store"
+BatchSink = Callable[[list[Item]], Awaitable[BatchOutcome]]
 PRUNE_EVERY_S = 600.0
 T = TypeVar("T")
 log = logging.getLogger("consumers.runner")
@@ -60,12 +67,16 @@ class Runner:
         self,
         settings: ConsumerSettings,
         handler: Handler[Any],
-        engine: AsyncEngine,
+        engine: AsyncEngine | None,
         consumer: AIOKafkaConsumer,
         dead_letters: DeadLetterPublisher,
         metrics: ConsumerMetrics,
+        *,
+        sink: BatchSink | None = None,
     ) -> None:
-        self.settings, self.handler, self.engine = settings, handler, engine
+        if engine is None and sink is None:
+            raise ValueError("a runner needs an engine, or a sink instead of the store")
+        self.settings, self.handler, self.engine, self.sink = settings, handler, engine, sink
         self.consumer, self.dead_letters, self.metrics = consumer, dead_letters, metrics
         self._stop = asyncio.Event()
         self._lock = asyncio.Lock()
@@ -175,6 +186,8 @@ class Runner:
     async def _store(self, items: list[Item]) -> BatchOutcome:
         if not items:
             return BatchOutcome()
+        if self.sink is not None:
+            return await self.sink(items)
         try:
             stored = await self._retrying("store", lambda: self._transaction(items))
             return BatchOutcome(stored=stored, duplicates=len(items) - stored)
@@ -203,6 +216,7 @@ class Runner:
 
     async def _transaction(self, items: Sequence[Item]) -> int:
         """Store the items not seen before in one transaction; returns how many."""
+        assert self.engine is not None, "a runner without an engine stores through its sink"
         now = datetime.now(UTC).replace(tzinfo=None)
         async with self.engine.begin() as connection:
             ids = [item.delivery.event.id for item in items]
@@ -292,7 +306,7 @@ class Runner:
 
     async def _maybe_prune(self) -> None:
         hours = self.settings.dedup_retention_hours
-        if hours <= 0 or time.monotonic() - self._last_prune < PRUNE_EVERY_S:
+        if hours <= 0 or self.engine is None or time.monotonic() - self._last_prune < PRUNE_EVERY_S:
             return
         self._last_prune = time.monotonic()
         before = datetime.now(UTC).replace(tzinfo=None) - timedelta(hours=hours)
