@@ -12,7 +12,11 @@ import pytest
 
 from tests.support.broker import BrokerUnderTest, open_test_broker
 
-SHARED = Path(__file__).resolve().parents[2] / "shared"
+# ``../shared`` next to the checkout; from a git worktree (``/work/wt/<name>``) one level up.
+SHARED = next(
+    (p / "shared" for p in Path(__file__).resolve().parents[1:4] if (p / "shared" / "fixtures").is_dir()),
+    Path(__file__).resolve().parents[2] / "shared",
+)
 FIXTURES = SHARED / "fixtures"
 
 
