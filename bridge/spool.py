@@ -18,12 +18,14 @@ Errors::
 
     SpoolError
     ├── SpoolFull      this append would take the spool past its byte cap (→ 503 + Retry-After)
+    ├── SpoolBusy      another spool (in this or another process) has the directory open
     └── SpoolBroken    a write failed and could not be undone; reopen the spool
 """
 
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
 import threading
 import time
@@ -44,6 +46,7 @@ from bridge.spoolrecovery import (
 
 DEFAULT_MAX_BYTES = 256 * 1024 * 1024
 DEFAULT_SEGMENT_BYTES = 4 * 1024 * 1024
+LOCK = "lock"
 
 
 class SpoolError(Exception):
@@ -52,6 +55,10 @@ class SpoolError(Exception):
 
 class SpoolFull(SpoolError):
     """An append would take the spool past its byte cap."""
+
+
+class SpoolBusy(SpoolError):
+    """Another open spool holds the directory's lock: replicas need a directory each."""
 
 
 class SpoolBroken(SpoolError):
@@ -100,8 +107,11 @@ class _Segment:
 class Spool:
     """The spool in one directory. Thread-safe; every method does blocking I/O."""
 
-    def __init__(self, directory: Path, max_bytes: int, segment_bytes: int, report: RecoveryReport) -> None:
+    def __init__(
+        self, directory: Path, max_bytes: int, segment_bytes: int, report: RecoveryReport, lock: int
+    ) -> None:
         self.directory, self.max_bytes, self.report = directory, max_bytes, report
+        self._lock_fd: int | None = lock
         self._segment_bytes = max(1, min(segment_bytes, max_bytes // 4))
         self._lock = threading.Lock()
         self._segments: list[_Segment] = []
@@ -119,8 +129,13 @@ class Spool:
     ) -> Spool:
         """Recover the spool in ``directory`` (created when missing); see ``self.report``."""
         directory.mkdir(parents=True, exist_ok=True)
-        found, report = recover(directory)
-        spool = cls(directory, max_bytes, segment_bytes, report)
+        lock = _lock(directory)
+        try:
+            found, report = recover(directory)
+        except BaseException:
+            os.close(lock)
+            raise
+        spool = cls(directory, max_bytes, segment_bytes, report, lock)
         for seg in found:
             spool._segments.append(_Segment(seg.path, seg.first_seq, seg.frames[-1].seq, seg.size))
             spool._depth += sum(1 for f in seg.frames if f.seq > report.acked)
@@ -131,8 +146,12 @@ class Spool:
         return spool
 
     def close(self) -> None:
+        """Close the files and release the directory (idempotent)."""
         with self._lock:
             self._close_fd()
+            if self._lock_fd is not None:
+                os.close(self._lock_fd)
+                self._lock_fd = None
 
     def _close_fd(self) -> None:
         if self._fd is not None:
@@ -269,3 +288,14 @@ class Spool:
     @property
     def depth(self) -> int:
         return self._depth
+
+
+def _lock(directory: Path) -> int:
+    """An exclusive lock on ``directory/lock``; the kernel drops it when the process dies."""
+    fd = os.open(directory / LOCK, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        raise SpoolBusy(f"{directory} is in use by another spool; give each bridge its own") from None
+    return fd

@@ -105,9 +105,10 @@ async def test_a_spool_left_by_a_previous_run_drains_to_kafka_in_order(
 ) -> None:
     topic = f"{topic_prefix}.push"
     sent = groups("left-", 40, topic)
-    crashed = Spool.open(tmp_path)
+    crashed = Spool.open(tmp_path)  # a previous run
     for group in sent:
-        crashed.append(group)  # then the process "dies": never closed, never drained
+        crashed.append(group)
+    crashed.close()  # the process stops without draining
     spool = await opened(tmp_path)
     publisher = ProducerPublisher(kafka_bootstrap)
     drainer = SpoolDrainer(spool, publisher, DrainPolicy(batch_records=16))
@@ -117,7 +118,6 @@ async def test_a_spool_left_by_a_previous_run_drains_to_kafka_in_order(
     finally:
         await drainer.stop()
         await publisher.close()
-        crashed.close()
     records = [r for group in sent for r in group]
     landed = await consume(kafka_bootstrap, [topic], expect=len(records))
     assert_landed_in_order(landed, records)

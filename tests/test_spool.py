@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import errno
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 from bridge.environ import Environ
-from bridge.spool import Spool, SpoolError, SpoolFull, SpoolSettings
+from bridge.spool import Spool, SpoolBusy, SpoolError, SpoolFull, SpoolSettings
 from tests.support.spooled import event_id, record, unacked
 
 
@@ -68,13 +70,50 @@ def test_restart_recovers_what_was_not_acknowledged(tmp_path: Path) -> None:
     assert again.append([record(500)]) == 41
 
 
-def test_reopen_without_close_is_a_crash_and_loses_nothing(tmp_path: Path) -> None:
+def test_a_directory_is_used_by_one_spool_at_a_time(tmp_path: Path) -> None:
     spool = Spool.open(tmp_path)
-    spool.append([record(1)])
-    spool.append([record(2)])
-    crashed = Spool.open(tmp_path)  # the first one never closed: like a SIGKILL
-    assert unacked(crashed) == [record(1), record(2)]
+    with pytest.raises(SpoolBusy, match="in use"):
+        Spool.open(tmp_path)
     spool.close()
+    spool.close()  # idempotent
+    Spool.open(tmp_path).close()
+
+
+CRASHING_WRITER = """
+import sys
+from pathlib import Path
+from bridge.spool import Spool
+from tests.support.spooled import record
+spool = Spool.open(Path(sys.argv[1]))
+n = 0
+while True:
+    spool.append([record(n * 3 + i, f"repo/{i}") for i in range(3)])
+    print(n, flush=True)
+    n += 1
+"""
+
+
+def test_sigkill_mid_stream_loses_no_returned_append(tmp_path: Path) -> None:
+    writer = subprocess.Popen(
+        [sys.executable, "-c", CRASHING_WRITER, str(tmp_path)],
+        stdout=subprocess.PIPE,
+        cwd=Path(__file__).resolve().parents[1],
+        text=True,
+    )
+    assert writer.stdout is not None
+    try:
+        confirmed = [writer.stdout.readline() for _ in range(150)]
+        with pytest.raises(SpoolBusy):  # the live writer holds the directory
+            Spool.open(tmp_path)
+    finally:
+        writer.kill()
+        rest, _ = writer.communicate()
+    returned = len(confirmed) + len(rest.split())
+    spool = Spool.open(tmp_path)  # the kernel released the lock of the dead writer
+    found = [event_id(r) for r in unacked(spool)]
+    assert len(found) % 3 == 0  # whole envelopes only
+    assert returned * 3 <= len(found) <= (returned + 1) * 3
+    assert found == [f"ev-{n}" for n in range(len(found))]
 
 
 def test_stats_track_depth_bytes_and_age(tmp_path: Path) -> None:
@@ -139,6 +178,7 @@ def test_a_failed_write_is_cut_off_and_reported(tmp_path: Path, monkeypatch: pyt
         spool.append([record(2)])
     assert segments(tmp_path)[0].stat().st_size == size
     spool.append([record(3)])
+    spool.close()
     assert unacked(Spool.open(tmp_path)) == [record(1), record(3)]
 
 

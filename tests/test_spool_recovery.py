@@ -102,6 +102,7 @@ def test_damage_in_the_middle_keeps_every_intact_record_around_it(tmp_path: Path
     assert ids(spool) == ["ev-0", "ev-2", "ev-3"]
     (damage,) = spool.report.quarantined
     assert (damage.offset, damage.length) == (starts[1], starts[2] - starts[1])
+    spool.close()
     assert Spool.open(tmp_path).report.ok  # repaired once, clean from then on
 
 
@@ -161,4 +162,5 @@ def test_damage_found_after_open_is_an_error_not_a_crash(tmp_path: Path) -> None
     segment.write_bytes(bytes(data))
     with pytest.raises(SpoolError, match="reopen"):
         spool.peek()
+    spool.close()
     assert ids(Spool.open(tmp_path)) == ["ev-1"]
