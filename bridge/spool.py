@@ -85,6 +85,7 @@ class SpoolStats:
     depth: int  # unacknowledged records
     bytes: int  # bytes of the segment files on disk (what the cap counts)
     oldest_age: float  # seconds since the oldest unacknowledged append; 0 when empty
+    oldest_appended_at: float | None  # epoch seconds of that append; None when empty
     segments: int
     max_bytes: int
 
@@ -281,9 +282,10 @@ class Spool:
 
     def stats(self) -> SpoolStats:
         with self._lock:
-            age = max(0.0, time.time() - self._oldest_ms / 1000) if self._depth else 0.0
+            oldest = self._oldest_ms / 1000 if self._depth else None
+            age = max(0.0, time.time() - oldest) if oldest is not None else 0.0
             size = sum(s.size for s in self._segments)
-            return SpoolStats(self._depth, size, age, len(self._segments), self.max_bytes)
+            return SpoolStats(self._depth, size, age, oldest, len(self._segments), self.max_bytes)
 
     @property
     def depth(self) -> int:

@@ -126,12 +126,19 @@ def test_stats_track_depth_bytes_and_age(tmp_path: Path) -> None:
     assert stats.segments == 1
 
 
-def test_oldest_age_survives_a_restart(tmp_path: Path) -> None:
-    spool = Spool.open(tmp_path)
-    spool.append([record(1)])
-    first = spool.peek()[0].appended_at
+def test_oldest_append_follows_the_head_and_survives_a_restart(tmp_path: Path) -> None:
+    spool = Spool.open(tmp_path, segment_bytes=300)
+    for n in range(6):
+        spool.append([record(n)])
+    heads = [item.appended_at for item in spool.peek()]
+    assert spool.stats().oldest_appended_at == heads[0]
+    spool.ack(4)  # into a later segment
+    assert spool.stats().oldest_appended_at == heads[4]
     spool.close()
-    assert Spool.open(tmp_path).peek()[0].appended_at == first
+    again = Spool.open(tmp_path)
+    assert again.stats().oldest_appended_at == heads[4]
+    again.ack(6)
+    assert again.stats().oldest_appended_at is None
 
 
 def test_an_append_past_the_cap_raises_spool_full(tmp_path: Path) -> None:
