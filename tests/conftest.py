@@ -12,11 +12,17 @@ import pytest
 
 from tests.support.broker import BrokerUnderTest, open_test_broker
 
-# ``../shared`` next to the checkout; from a git worktree (``/work/wt/<name>``) one level up.
-SHARED = next(
-    (p / "shared" for p in Path(__file__).resolve().parents[1:4] if (p / "shared" / "fixtures").is_dir()),
-    Path(__file__).resolve().parents[2] / "shared",
-)
+
+def _shared_dir() -> Path:
+    """``../shared`` from the project root; from a git worktree (``wt/<name>``) it is
+    found further up, so look in every parent."""
+    for parent in Path(__file__).resolve().parents:
+        if (parent / "shared" / "fixtures").is_dir():
+            return parent / "shared"
+    return Path(__file__).resolve().parents[2] / "shared"
+
+
+SHARED = _shared_dir()
 FIXTURES = SHARED / "fixtures"
 
 

@@ -1,0 +1,88 @@
+"""The Starlette app: ``create_app(settings)``. The lifespan makes the Kafka publisher,
+the dedupe window, the metrics and the receiver, and hands them to the endpoints
+through ``request.state.bridge``; on shutdown it flushes and stops the producer within
+what is left of the grace period."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+
+from starlette.applications import Starlette
+from starlette.routing import Route
+
+from bridge.auth import TokenCheck
+from bridge.dedupe import DedupeWindow
+from bridge.endpoints import BridgeState, healthz, metrics, readyz, receive_events
+from bridge.filters import EventFilter
+from bridge.lifecycle import Lifecycle
+from bridge.metrics import BridgeMetrics
+from bridge.publisher import KafkaPublisher, Publisher
+from bridge.receiver import Receiver
+from bridge.settings import BridgeSettings
+
+log = logging.getLogger("bridge.app")
+
+ROUTES = [
+    Route("/events", receive_events, methods=["POST"]),
+    Route("/healthz", healthz, methods=["GET"]),
+    Route("/readyz", readyz, methods=["GET"]),
+    Route("/metrics", metrics, methods=["GET"]),
+]
+
+PublisherFactory = Callable[[BridgeSettings], Publisher]
+
+
+def kafka_publisher(settings: BridgeSettings) -> Publisher:
+    return KafkaPublisher(
+        settings.bootstrap_servers, client_id=settings.kafka_client_id, ready_max_age=settings.ready_max_age
+    )
+
+
+def build_state(settings: BridgeSettings, publisher: Publisher, lifecycle: Lifecycle) -> BridgeState:
+    event_filter = EventFilter.build(
+        settings.ignore_media_types,
+        settings.ignore_actions,
+        settings.repositories_include,
+        settings.repositories_exclude,
+    )
+    bridge_metrics = BridgeMetrics()
+    receiver = Receiver(
+        publisher,
+        settings.router,
+        event_filter,
+        DedupeWindow(settings.dedupe_window),
+        bridge_metrics,
+        settings.publish_timeout,
+    )
+    return BridgeState(
+        receiver=receiver,
+        publisher=publisher,
+        tokens=TokenCheck(settings.auth_tokens),
+        metrics=bridge_metrics,
+        lifecycle=lifecycle,
+        max_body_bytes=settings.max_body_bytes,
+        retry_after=settings.retry_after_seconds,
+    )
+
+
+def create_app(
+    settings: BridgeSettings,
+    lifecycle: Lifecycle | None = None,
+    publisher_factory: PublisherFactory = kafka_publisher,
+) -> Starlette:
+    """The bridge as an ASGI app; run the lifespan (uvicorn does) before serving."""
+    shared = lifecycle if lifecycle is not None else Lifecycle(settings.grace_period)
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[dict[str, BridgeState]]:
+        publisher = publisher_factory(settings)
+        await publisher.start()
+        try:
+            yield {"bridge": build_state(settings, publisher, shared)}
+        finally:
+            await publisher.stop(max(shared.remaining(), 1.0))
+            log.info("Kafka producer stopped")
+
+    return Starlette(routes=ROUTES, lifespan=lifespan)

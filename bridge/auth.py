@@ -1,0 +1,47 @@
+"""Bearer-token check for ``POST /events``, in constant time against every token.
+
+``REGBRIDGE_AUTH_TOKENS`` holds several tokens so that they can rotate: add the new one,
+switch the registry over, then drop the old one.
+"""
+
+from __future__ import annotations
+
+import hmac
+from collections.abc import Iterable
+
+
+class TokenCheck:
+    """Accepts ``Authorization: Bearer <token>`` for any configured token.
+
+    With no tokens (only allowed with ``REGBRIDGE_ALLOW_ANONYMOUS=true``) every request
+    passes. Every configured token is compared, so the time taken does not say which
+    token, or how much of one, matched.
+    """
+
+    def __init__(self, tokens: Iterable[str]) -> None:
+        self._tokens = tuple(t.encode() for t in tokens if t)
+
+    @property
+    def anonymous(self) -> bool:
+        return not self._tokens
+
+    def allows(self, authorization: str | None) -> bool:
+        if not self._tokens:
+            return True
+        presented = bearer_token(authorization)
+        if presented is None:
+            return False
+        matched = False
+        for token in self._tokens:
+            matched |= hmac.compare_digest(presented, token)
+        return matched
+
+
+def bearer_token(authorization: str | None) -> bytes | None:
+    """The token of a ``Bearer`` header (scheme case-insensitive), else None."""
+    if not authorization:
+        return None
+    scheme, _, token = authorization.strip().partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        return None
+    return token.strip().encode()

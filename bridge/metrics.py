@@ -1,0 +1,62 @@
+"""Prometheus metrics of one bridge app, on a registry of its own (never the global one),
+served at ``GET /metrics``. Each metric is described in ``docs/configuration.md``."""
+
+from __future__ import annotations
+
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client.exposition import generate_latest
+
+from bridge.contract import KNOWN_ACTIONS
+
+# labels come from untrusted input: only known actions get their own label value
+ACTION_LABELS = frozenset((*KNOWN_ACTIONS, "rename"))
+LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
+
+
+def action_label(action: str) -> str:
+    return action if action in ACTION_LABELS else "other"
+
+
+class BridgeMetrics:
+    """The counters, histogram and gauge of the receiver."""
+
+    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        self.registry = registry if registry is not None else CollectorRegistry(auto_describe=True)
+        r = self.registry
+        self.received = Counter(
+            "regbridge_events_received", "Events received, by action", ["action"], registry=r
+        )
+        self.published = Counter(
+            "regbridge_events_published", "Records acknowledged by Kafka, by topic", ["topic"], registry=r
+        )
+        self.filtered = Counter(
+            "regbridge_events_filtered", "Events dropped by a filter, by rule", ["reason"], registry=r
+        )
+        self.duplicates = Counter(
+            "regbridge_events_duplicate", "Events not republished because their id was seen", registry=r
+        )
+        self.quarantined = Counter(
+            "regbridge_quarantined",
+            "Bodies (envelope) and events (event) sent to <prefix>.invalid",
+            ["kind"],
+            registry=r,
+        )
+        self.auth_failures = Counter(
+            "regbridge_auth_failures", "Requests refused for a missing or wrong token", registry=r
+        )
+        self.publish_failures = Counter(
+            "regbridge_publish_failures", "Envelopes answered 503 because Kafka did not ack", registry=r
+        )
+        self.requests = Counter(
+            "regbridge_requests", "POST /events answers, by status", ["status"], registry=r
+        )
+        self.publish_latency = Histogram(
+            "regbridge_publish_seconds",
+            "Time from handing an envelope's records to Kafka until every ack",
+            buckets=LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.in_flight = Gauge("regbridge_requests_in_flight", "POST /events being handled", registry=r)
+
+    def render(self) -> tuple[bytes, str]:
+        return generate_latest(self.registry), CONTENT_TYPE_LATEST

@@ -1,0 +1,228 @@
+"""Handing records to Kafka: the :class:`Publisher` interface and :class:`KafkaPublisher`.
+
+Errors::
+
+    PublishFailed        a record was not acknowledged (answered 503 + Retry-After)
+    └── NotConnected     there is no connected producer (yet, or any more)
+
+A ``Publisher`` takes one record at a time and returns an awaitable that completes when
+the record is safe. For ``KafkaPublisher`` that is Kafka's acks=all acknowledgement; a
+durable spool (a later issue) can implement the same interface and complete once the
+record is on disk, so the HTTP side does not change.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from typing import Any, Protocol
+
+from aiokafka import AIOKafkaProducer
+from aiokafka.errors import BrokerResponseError, KafkaConnectionError, KafkaError
+
+from bridge.contract import OutgoingRecord
+
+log = logging.getLogger("bridge.publisher")
+
+CONNECT_BACKOFF = (0.2, 0.5, 1.0, 2.0)
+PROBE_TIMEOUT = 2.0
+
+
+class PublishFailed(Exception):
+    """A record could not be handed over or was not acknowledged in time."""
+
+
+class NotConnected(PublishFailed):
+    """No producer is connected to the broker (start-up, or after a failure)."""
+
+
+class Publisher(Protocol):
+    """What the receiver needs from whatever stores its records."""
+
+    @property
+    def ready(self) -> bool:
+        """True while records are likely to be acknowledged quickly (``/readyz``)."""
+        ...
+
+    async def start(self) -> None: ...
+
+    async def stop(self, grace: float) -> None: ...
+
+    async def send(self, record: OutgoingRecord) -> asyncio.Future[Any]:
+        """Hand over one record. Raises :class:`PublishFailed`; the returned future
+        completes when the record is safe, or fails."""
+        ...
+
+
+class KafkaPublisher:
+    """Owns one aiokafka producer (acks=all, idempotent when the broker supports it).
+
+    :meth:`start` returns at once: the producer connects in the background and keeps
+    retrying while the broker is down (``ready`` stays False and :meth:`send` raises
+    :class:`NotConnected`). A probe asks the broker for metadata whenever no record was
+    acknowledged lately, so ``ready`` means "the broker answered within
+    ``ready_max_age`` seconds".
+    """
+
+    def __init__(self, bootstrap_servers: str, *, client_id: str, ready_max_age: float = 5.0) -> None:
+        self.bootstrap_servers = bootstrap_servers
+        self.client_id = client_id
+        self.ready_max_age = ready_max_age
+        self.idempotent: bool | None = None  # None until the broker told us
+        self._producer: AIOKafkaProducer | None = None
+        self._last_answer = float("-inf")
+        self._tasks: list[asyncio.Task[None]] = []
+        self._closing = False
+
+    @property
+    def connected(self) -> bool:
+        return self._producer is not None and not self._closing
+
+    @property
+    def ready(self) -> bool:
+        return self.connected and time.monotonic() - self._last_answer <= self.ready_max_age
+
+    async def start(self) -> None:
+        self._tasks = [asyncio.create_task(self._run(), name="kafka-producer")]
+
+    async def send(self, record: OutgoingRecord) -> asyncio.Future[Any]:
+        producer = self._producer
+        if producer is None or self._closing:
+            raise NotConnected("not connected to Kafka")
+        try:
+            ack: asyncio.Future[Any] = await producer.send(
+                record.topic, record.value, key=record.key, headers=record.headers
+            )
+        except KafkaError as exc:
+            raise PublishFailed(f"Kafka refused the record: {exc!r}") from exc
+        ack.add_done_callback(self._on_ack)
+        return ack
+
+    async def stop(self, grace: float) -> None:
+        """Flush what is buffered and close, giving up after ``grace`` seconds."""
+        self._closing = True
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        producer, self._producer = self._producer, None
+        if producer is None:
+            return
+        try:
+            await asyncio.wait_for(producer.stop(), timeout=max(grace, 0.1))
+        except TimeoutError:
+            log.warning("Kafka producer did not flush within %.1fs; unsent records are lost", grace)
+
+    def _on_ack(self, ack: asyncio.Future[Any]) -> None:
+        if not ack.cancelled() and ack.exception() is None:
+            self._last_answer = time.monotonic()
+
+    async def _run(self) -> None:
+        """Connect, watch the broker, and start afresh whenever it becomes unreachable."""
+        while not self._closing:
+            self._producer = await self._connect()
+            self._last_answer = time.monotonic()
+            log.info(
+                "Kafka producer connected",
+                extra={"fields": {"bootstrap": self.bootstrap_servers, "idempotent": self.idempotent}},
+            )
+            await self._watch()
+            await self._recycle()
+
+    async def _connect(self) -> AIOKafkaProducer:
+        attempt = 0
+        while True:
+            try:
+                return await self._open()
+            except (KafkaError, OSError) as exc:
+                delay = CONNECT_BACKOFF[min(attempt, len(CONNECT_BACKOFF) - 1)]
+                log.warning(
+                    "Kafka not reachable, retrying",
+                    extra={"fields": {"bootstrap": self.bootstrap_servers, "error": repr(exc)}},
+                )
+                attempt += 1
+                await asyncio.sleep(delay)
+
+    async def _open(self) -> AIOKafkaProducer:
+        """An idempotent producer, or a plain one when the broker refuses idempotence."""
+        if self.idempotent is not False:
+            try:
+                producer = await self._started(enable_idempotence=True)
+                self.idempotent = True
+                return producer
+            except BrokerResponseError as exc:
+                if exc.retriable:
+                    raise
+                self.idempotent = False
+                log.warning(
+                    "the broker refused an idempotent producer (InitProducerId); "
+                    "using acks=all without idempotence",
+                    extra={"fields": {"error": repr(exc)}},
+                )
+        return await self._started(enable_idempotence=False)
+
+    async def _started(self, *, enable_idempotence: bool) -> AIOKafkaProducer:
+        producer = AIOKafkaProducer(
+            bootstrap_servers=self.bootstrap_servers,
+            client_id=self.client_id,
+            acks="all",
+            enable_idempotence=enable_idempotence,
+            linger_ms=0,
+            max_batch_size=256 * 1024,
+        )
+        try:
+            await producer.start()
+        except BaseException:
+            await producer.stop()
+            raise
+        return producer
+
+    async def _watch(self) -> None:
+        """Ask the broker for metadata whenever nothing was acknowledged lately; return
+        when no broker accepts a connection any more (a slow answer is not enough)."""
+        interval = max(0.2, min(1.0, self.ready_max_age / 3))
+        while True:
+            await asyncio.sleep(interval)
+            producer = self._producer
+            if producer is None or time.monotonic() - self._last_answer < interval:
+                continue
+            try:
+                await asyncio.wait_for(producer.client.fetch_all_metadata(), PROBE_TIMEOUT)
+            except TimeoutError:
+                continue
+            except (KafkaError, OSError) as exc:
+                log.warning("Kafka unreachable; reconnecting", extra={"fields": {"error": repr(exc)}})
+                return
+            self._last_answer = time.monotonic()
+
+    async def _recycle(self) -> None:
+        """Drop the producer: its unacknowledged records fail (their requests already got
+        503, and the registry retries them), and a fresh producer starts with fresh
+        metadata (a restarted broker may have lost its topics)."""
+        producer, self._producer = self._producer, None
+        self._last_answer = float("-inf")
+        if producer is None:
+            return
+        await _abort(producer)
+        try:
+            await asyncio.wait_for(producer.stop(), PROBE_TIMEOUT)
+        except (KafkaError, OSError, TimeoutError) as exc:
+            log.warning("the old Kafka producer did not stop cleanly", extra={"fields": {"error": repr(exc)}})
+
+
+async def _abort(producer: AIOKafkaProducer) -> None:
+    """Fail what an unreachable producer still buffers, so that ``stop()`` need not
+    flush it. aiokafka has no public abort: stop its sender task first (then nothing
+    re-queues a batch), then fail every batch."""
+    sender = getattr(producer, "_sender", None)
+    task = getattr(sender, "sender_task", None)
+    if task is not None and not task.done():
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError, KafkaError):
+            await task
+    accumulator = getattr(producer, "_message_accumulator", None)
+    if accumulator is not None:
+        accumulator.fail_all(KafkaConnectionError("the broker became unreachable"))

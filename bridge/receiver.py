@@ -1,0 +1,184 @@
+"""What happens to one notification body, independent of HTTP: parse, quarantine, filter,
+deduplicate, publish, and wait for every acknowledgement within the publish budget.
+
+The answer is safe to give only when the returned :class:`Outcome` says so: 200/202 means
+every record this body produced was acknowledged (or was acknowledged before, for
+duplicates); :class:`~bridge.publisher.PublishFailed` means the caller must answer 503.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+
+from bridge.contract import (
+    Event,
+    InvalidEnvelope,
+    InvalidEvent,
+    OutgoingRecord,
+    TopicRouter,
+    encode_event,
+    encode_quarantine,
+    parse_envelope,
+)
+from bridge.dedupe import DedupeWindow
+from bridge.filters import EventFilter
+from bridge.metrics import BridgeMetrics, action_label
+from bridge.publisher import Publisher, PublishFailed
+
+
+@dataclass(slots=True)
+class Outcome:
+    """What became of one body; ``status`` is the HTTP answer (200 or 202)."""
+
+    status: int = 200
+    event_ids: list[str] = field(default_factory=list)
+    topics: list[str] = field(default_factory=list)
+    published: int = 0
+    duplicates: int = 0
+    filtered: int = 0
+    quarantined: int = 0
+    error: str | None = None
+
+    @property
+    def outcome(self) -> str:
+        if self.error and self.quarantined and not self.event_ids:
+            return "quarantined"
+        if self.published:
+            return "published"
+        if self.duplicates:
+            return "duplicate"
+        if self.filtered:
+            return "filtered"
+        return "quarantined" if self.quarantined else "empty"
+
+    def body(self) -> dict[str, Any]:
+        answer: dict[str, Any] = {
+            "published": self.published,
+            "duplicates": self.duplicates,
+            "filtered": self.filtered,
+            "quarantined": self.quarantined,
+        }
+        if self.error:
+            answer["error"] = self.error
+        return answer
+
+
+@dataclass(slots=True)
+class _Plan:
+    """Records to send (with the event id to track, None for quarantine) and acks to join."""
+
+    sends: list[tuple[str | None, OutgoingRecord]] = field(default_factory=list)
+    joins: list[asyncio.Future[Any]] = field(default_factory=list)
+
+
+class Receiver:
+    """Turns bodies into acknowledged Kafka records."""
+
+    def __init__(
+        self,
+        publisher: Publisher,
+        router: TopicRouter,
+        event_filter: EventFilter,
+        dedupe: DedupeWindow,
+        metrics: BridgeMetrics,
+        budget: float,
+    ) -> None:
+        self.publisher = publisher
+        self.router = router
+        self.event_filter = event_filter
+        self.dedupe = dedupe
+        self.metrics = metrics
+        self.budget = budget
+
+    async def receive(self, body: bytes, source: str = "") -> Outcome:
+        """Raises :class:`PublishFailed` when a record was not acknowledged in time."""
+        outcome = Outcome()
+        try:
+            raw_events = parse_envelope(body)
+        except InvalidEnvelope as exc:
+            record = encode_quarantine(body, str(exc), self.router, source)
+            await self._deliver(_Plan(sends=[(None, record)]), outcome)
+            self.metrics.quarantined.labels("envelope").inc()
+            outcome.status, outcome.error, outcome.quarantined = 202, str(exc), 1
+            return outcome
+        plan = self._plan(raw_events, outcome, source)
+        await self._deliver(plan, outcome)
+        if outcome.quarantined:
+            outcome.status = 202
+        return outcome
+
+    def _plan(self, raw_events: list[Any], outcome: Outcome, source: str) -> _Plan:
+        plan = _Plan()
+        sending: set[str] = set()
+        for raw in raw_events:
+            try:
+                event = Event.from_raw(raw)
+            except InvalidEvent as exc:
+                record = encode_quarantine(orjson.dumps(raw), str(exc), self.router, source)
+                plan.sends.append((None, record))
+                outcome.quarantined += 1
+                outcome.error = str(exc)
+                self.metrics.quarantined.labels("event").inc()
+                continue
+            outcome.event_ids.append(event.id)
+            self.metrics.received.labels(action_label(event.action)).inc()
+            self._classify(event, plan, outcome, sending)
+        return plan
+
+    def _classify(self, event: Event, plan: _Plan, outcome: Outcome, sending: set[str]) -> None:
+        reason = self.event_filter.reason_to_drop(event)
+        if reason is not None:
+            outcome.filtered += 1
+            self.metrics.filtered.labels(reason).inc()
+            return
+        pending = self.dedupe.in_flight(event.id)
+        if self.dedupe.published(event.id) or event.id in sending or pending is not None:
+            outcome.duplicates += 1
+            self.metrics.duplicates.inc()
+            if pending is not None:
+                plan.joins.append(pending)
+            return
+        sending.add(event.id)
+        plan.sends.append((event.id, encode_event(event, self.router)))
+
+    async def _deliver(self, plan: _Plan, outcome: Outcome) -> None:
+        if not plan.sends and not plan.joins:
+            return
+        started = time.perf_counter()
+        acks = await self._send_all(plan)
+        remaining = self.budget - (time.perf_counter() - started)
+        done, pending = await asyncio.wait(acks, timeout=max(remaining, 0.0))
+        failed = [ack for ack in done if ack.exception() is not None]
+        if pending or failed:
+            self.metrics.publish_failures.inc()
+            why = (
+                f"{len(pending)} not acknowledged within {self.budget}s"
+                if pending
+                else repr(failed[0].exception())
+            )
+            raise PublishFailed(why)
+        self.metrics.publish_latency.observe(time.perf_counter() - started)
+        for event_id, record in plan.sends:
+            self.metrics.published.labels(record.topic).inc()
+            if record.topic not in outcome.topics:
+                outcome.topics.append(record.topic)
+            outcome.published += event_id is not None
+
+    async def _send_all(self, plan: _Plan) -> list[asyncio.Future[Any]]:
+        acks: list[asyncio.Future[Any]] = list(plan.joins)
+        try:
+            async with asyncio.timeout(self.budget):
+                for event_id, record in plan.sends:
+                    ack = await self.publisher.send(record)
+                    if event_id is not None:
+                        self.dedupe.track(event_id, ack)
+                    acks.append(ack)
+        except TimeoutError:
+            self.metrics.publish_failures.inc()
+            raise PublishFailed(f"records not handed to Kafka within {self.budget}s") from None
+        return acks

@@ -1,0 +1,92 @@
+"""The bridge's settings: one frozen dataclass, read once from ``REGBRIDGE_*`` variables
+(see ``docs/configuration.md``) in the CLI, then passed down."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from bridge.contract import DEFAULT_PREFIX, DEFAULT_ROUTES, TopicRouter
+from bridge.environ import PREFIX, ConfigError, Environ
+
+MIB = 1024 * 1024
+DEFAULT_BOOTSTRAP = "localhost:9092"
+DEFAULT_IGNORED_MEDIA_TYPES: tuple[str, ...] = ()
+_TOPIC_PART = re.compile(r"^[A-Za-z0-9._-]{1,200}$")
+_LOG_FORMATS = ("auto", "json", "console")
+
+
+@dataclass(frozen=True, slots=True)
+class BridgeSettings:
+    """Everything ``registry-bridge serve`` needs; defaults are the documented ones."""
+
+    bootstrap_servers: str = DEFAULT_BOOTSTRAP
+    auth_tokens: tuple[str, ...] = ()
+    allow_anonymous: bool = False
+    topic_prefix: str = DEFAULT_PREFIX
+    topic_routes: Mapping[str, str] = field(default_factory=lambda: dict(DEFAULT_ROUTES))
+    max_body_bytes: int = MIB
+    publish_timeout: float = 0.5
+    retry_after_seconds: int = 1
+    dedupe_window: int = 100_000
+    ignore_media_types: tuple[str, ...] = DEFAULT_IGNORED_MEDIA_TYPES
+    ignore_actions: tuple[str, ...] = ()
+    repositories_include: tuple[str, ...] = ()
+    repositories_exclude: tuple[str, ...] = ()
+    ready_max_age: float = 5.0
+    grace_period: float = 10.0
+    kafka_client_id: str = "registry-kafka-bridge"
+    log_level: str = "INFO"
+    log_format: str = "auto"
+
+    @classmethod
+    def from_environ(cls, env: Environ) -> BridgeSettings:
+        """Read and check every variable; a bad one raises :class:`ConfigError` naming it."""
+        settings = cls(
+            bootstrap_servers=env.text("KAFKA_BOOTSTRAP_SERVERS", DEFAULT_BOOTSTRAP),
+            auth_tokens=env.secrets("AUTH_TOKENS"),
+            allow_anonymous=env.flag("ALLOW_ANONYMOUS"),
+            topic_prefix=env.text("TOPIC_PREFIX", DEFAULT_PREFIX),
+            topic_routes=env.pairs("TOPIC_ROUTES", DEFAULT_ROUTES),
+            max_body_bytes=env.integer("MAX_BODY_BYTES", MIB, minimum=1024),
+            publish_timeout=env.number("PUBLISH_TIMEOUT_SECONDS", 0.5, minimum=0.01),
+            retry_after_seconds=env.integer("RETRY_AFTER_SECONDS", 1, minimum=0),
+            dedupe_window=env.integer("DEDUPE_WINDOW", 100_000, minimum=0),
+            ignore_media_types=env.items("IGNORE_MEDIA_TYPES", DEFAULT_IGNORED_MEDIA_TYPES),
+            ignore_actions=env.items("IGNORE_ACTIONS"),
+            repositories_include=env.items("REPOSITORIES_INCLUDE"),
+            repositories_exclude=env.items("REPOSITORIES_EXCLUDE"),
+            ready_max_age=env.number("READY_MAX_AGE_SECONDS", 5.0, minimum=0.5),
+            grace_period=env.number("GRACE_PERIOD_SECONDS", 10.0, minimum=0.0),
+            kafka_client_id=env.text("KAFKA_CLIENT_ID", "registry-kafka-bridge"),
+            log_level=env.text("LOG_LEVEL", "INFO").upper(),
+            log_format=env.text("LOG_FORMAT", "auto").lower(),
+        )
+        settings.check()
+        return settings
+
+    def check(self) -> None:
+        """Cross-field rules; raises :class:`ConfigError` naming the variable."""
+        if not self.bootstrap_servers:
+            raise ConfigError(f"{PREFIX}KAFKA_BOOTSTRAP_SERVERS is required")
+        if not self.auth_tokens and not self.allow_anonymous:
+            raise ConfigError(
+                f"{PREFIX}AUTH_TOKENS (or {PREFIX}AUTH_TOKENS_FILE) is required "
+                f"unless {PREFIX}ALLOW_ANONYMOUS=true"
+            )
+        if not _TOPIC_PART.match(self.topic_prefix):
+            raise ConfigError(f"{PREFIX}TOPIC_PREFIX={self.topic_prefix!r} is not a valid topic name")
+        for action, suffix in self.topic_routes.items():
+            if not _TOPIC_PART.match(suffix):
+                raise ConfigError(f"{PREFIX}TOPIC_ROUTES: {action}={suffix!r} is not a valid topic suffix")
+        if self.log_format not in _LOG_FORMATS:
+            raise ConfigError(
+                f"{PREFIX}LOG_FORMAT={self.log_format!r} must be one of {', '.join(_LOG_FORMATS)}"
+            )
+        if self.log_level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
+            raise ConfigError(f"{PREFIX}LOG_LEVEL={self.log_level!r} must be DEBUG, INFO, WARNING or ERROR")
+
+    @property
+    def router(self) -> TopicRouter:
+        return TopicRouter(self.topic_prefix, dict(self.topic_routes))
