@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 
 from bridge.contract import DEFAULT_PREFIX, DEFAULT_ROUTES, TopicRouter
 from bridge.environ import PREFIX, ConfigError, Environ
+from bridge.spool import SpoolSettings
 
 MIB = 1024 * 1024
 DEFAULT_BOOTSTRAP = "localhost:9092"
@@ -39,6 +40,7 @@ class BridgeSettings:
     kafka_client_id: str = "registry-kafka-bridge"
     log_level: str = "INFO"
     log_format: str = "auto"
+    spool: SpoolSettings = field(default_factory=SpoolSettings)  # off unless REGBRIDGE_SPOOL_DIR is set
 
     @classmethod
     def from_environ(cls, env: Environ) -> BridgeSettings:
@@ -62,6 +64,7 @@ class BridgeSettings:
             kafka_client_id=env.text("KAFKA_CLIENT_ID", "registry-kafka-bridge"),
             log_level=env.text("LOG_LEVEL", "INFO").upper(),
             log_format=env.text("LOG_FORMAT", "auto").lower(),
+            spool=SpoolSettings.from_environ(env),
         )
         settings.check()
         return settings

@@ -1,0 +1,143 @@
+"""The bridge with its spool, against real brokers: a broker killed and restarted, a
+full spool, and a bridge restarted with records still spooled."""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import time
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bridge.embedded import EmbeddedBroker, free_port
+from bridge.settings import BridgeSettings
+from bridge.spool import SpoolSettings
+from tests.support.bridge import RunningBridge, bridge_settings, registry_body, running_bridge
+from tests.support.kafka import Landed, consume
+
+pytestmark = pytest.mark.kafka
+REPOS = ("team/hello", "team/api", "library/alpine")
+
+
+@pytest.fixture(scope="module")
+def push_event(fixture_envelopes: list[dict[str, Any]]) -> dict[str, Any]:
+    return next(
+        event
+        for item in fixture_envelopes
+        for event in item["envelope"]["events"]
+        if event["action"] == "push"
+    )
+
+
+def body(template: dict[str, Any], n: int) -> bytes:
+    """One envelope as the registry sends it: event ``n``, over three repositories."""
+    event = copy.deepcopy(template)
+    event["id"] = f"spool-{n:05d}"
+    event["target"]["repository"] = REPOS[n % len(REPOS)]
+    return registry_body({"events": [event]})
+
+
+def spooled(settings: BridgeSettings, directory: Path, max_bytes: int = 64 * 1024 * 1024) -> BridgeSettings:
+    return replace(settings, spool=SpoolSettings(directory=directory, max_bytes=max_bytes))
+
+
+async def wait_metric(
+    bridge: RunningBridge, name: str, value: float, within: float = 60.0, at_least: bool = False
+) -> None:
+    deadline = time.monotonic() + within
+    while (found := await bridge.metric(name)) != value and not (at_least and found >= value):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{name} is {found}, not {value}, after {within}s")
+        await asyncio.sleep(0.1)
+
+
+def check_landed(landed: list[Landed], sent: list[int]) -> int:
+    """Every event landed, in order per repository; returns the same-id duplicates."""
+    ids = [r.headers["event-id"].decode() for r in landed]
+    assert set(ids) == {f"spool-{n:05d}" for n in sent}
+    for repo in REPOS:
+        order = [r.headers["event-id"].decode() for r in landed if r.key == repo.encode()]
+        first_seen = list(dict.fromkeys(order))
+        assert first_seen == [f"spool-{n:05d}" for n in sent if REPOS[n % len(REPOS)] == repo]
+    return len(ids) - len(set(ids))
+
+
+async def test_broker_killed_posts_are_spooled_then_land_once_it_is_back(
+    tmp_path: Path, topic_prefix: str, push_event: dict[str, Any]
+) -> None:
+    broker = EmbeddedBroker(log_path=tmp_path / "tansu.log")
+    await asyncio.to_thread(broker.start)
+    settings = spooled(bridge_settings(broker.bootstrap_servers, topic_prefix, ready_max_age=1.5), tmp_path)
+    try:
+        async with running_bridge(settings) as bridge:
+            first = await bridge.post(body(push_event, 0))
+            assert (first.status_code, first.json().get("spooled")) == (200, None)
+            broker.kill()
+            for n in range(1, 41):  # serially, as a registry delivers
+                answer = await bridge.post(body(push_event, n))
+                assert answer.status_code == 200, answer.text
+                assert answer.json()["spooled"] == 1
+            assert await bridge.metric("regbridge_spool_depth") == 40
+            assert await bridge.metric("regbridge_spool_oldest_age_seconds") > 0
+            ready = await bridge.client.get("/readyz")
+            assert ready.status_code == 200  # the spool takes the events while Kafka is away
+            assert ready.json()["spool"]["depth"] == 40
+
+            # Let the bridge notice the outage (its producer is dropped) before the broker
+            # comes back: Tansu restarts empty and acks records for a topic it no longer
+            # has without storing them, so a producer with stale metadata loses them.
+            await wait_metric(bridge, "regbridge_spool_drain_failures_total", 2, at_least=True)
+            broker = EmbeddedBroker(port=broker.port, log_path=tmp_path / "tansu.log")
+            await asyncio.to_thread(broker.start)
+            await wait_metric(bridge, "regbridge_spool_depth", 0, within=120)
+            after = await bridge.post(body(push_event, 41))
+            assert after.json() == {"published": 1, "duplicates": 0, "filtered": 0, "quarantined": 0}
+            assert await bridge.metric("regbridge_spool_drained_total") >= 40
+        landed = await consume(broker.bootstrap_servers, [f"{topic_prefix}.push"], expect=41, settle=1.0)
+        duplicates = check_landed(landed, list(range(1, 42)))  # Tansu is in memory: event 0 is gone
+        print(f"spooled=40 landed={len(landed)} duplicates={duplicates}")
+    finally:
+        broker.stop()
+
+
+async def test_a_full_spool_answers_503_with_retry_after(
+    tmp_path: Path, topic_prefix: str, push_event: dict[str, Any]
+) -> None:
+    closed = f"127.0.0.1:{free_port()}"
+    settings = spooled(bridge_settings(closed, topic_prefix), tmp_path, max_bytes=64 * 1024)
+    async with running_bridge(settings, ready=False) as bridge:
+        statuses = []
+        for n in range(200):
+            statuses.append((await bridge.post(body(push_event, n))).status_code)
+            if statuses[-1] != 200:
+                break
+        assert 20 < len(statuses) < 200
+        refused = await bridge.post(body(push_event, 999))
+        assert refused.status_code == 503
+        assert refused.headers["retry-after"] == "1"
+        assert "spool full" in refused.json()["error"]
+        assert await bridge.metric("regbridge_spool_refused_total") == 2
+        assert await bridge.metric("regbridge_spool_depth") == len(statuses) - 1
+        assert (await bridge.client.get("/readyz")).status_code == 503  # Kafka away, no room
+
+
+async def test_a_restarted_bridge_replays_its_spool_first(
+    tmp_path: Path, kafka_bootstrap: str, topic_prefix: str, push_event: dict[str, Any]
+) -> None:
+    closed = f"127.0.0.1:{free_port()}"
+    async with running_bridge(
+        spooled(bridge_settings(closed, topic_prefix), tmp_path), ready=False
+    ) as bridge:
+        for n in range(30):
+            assert (await bridge.post(body(push_event, n))).status_code == 200
+        assert await bridge.metric("regbridge_spool_depth") == 30
+    settings = spooled(bridge_settings(kafka_bootstrap, topic_prefix), tmp_path)
+    async with running_bridge(settings, ready=False) as bridge:
+        for n in range(30, 40):  # new events queue behind the replay
+            assert (await bridge.post(body(push_event, n))).status_code == 200
+        await wait_metric(bridge, "regbridge_spool_depth", 0, within=120)
+    landed = await consume(kafka_bootstrap, [f"{topic_prefix}.push"], expect=40)
+    assert check_landed(landed, list(range(40))) == 0
