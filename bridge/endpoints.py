@@ -80,7 +80,7 @@ async def receive_events(request: Request) -> Response:
     finally:
         state.lifecycle.in_flight -= 1
         state.metrics.in_flight.dec()
-    state.metrics.requests.labels(str(response.status_code)).inc()
+    state.metrics.count_answer(response.status_code)
     _log(request, response.status_code, kind, outcome, started)
     return response
 
@@ -100,7 +100,16 @@ async def _handle(request: Request, state: BridgeState) -> tuple[Response, Outco
     except PublishFailed as exc:
         log.warning("publish failed", extra={"fields": {"error": str(exc)}})
         return unavailable(state, f"Kafka did not acknowledge: {exc}"), None, "unavailable"
-    return json_response(outcome.body(), outcome.status), outcome, outcome.outcome
+    return outcome_response(outcome), outcome, outcome.outcome
+
+
+def outcome_response(outcome: Outcome) -> Response:
+    """200 has an empty body (one write per answer: the registry ignores bodies); the
+    counts ride in ``x-regbridge-*`` headers. Other answers carry them as JSON too."""
+    headers = {f"x-regbridge-{name}": str(count) for name, count in outcome.counts().items()}
+    if outcome.status == 200:
+        return Response(b"", 200, headers)
+    return json_response(outcome.body(), outcome.status, headers)
 
 
 def _log(request: Request, status: int, kind: str, outcome: Outcome | None, started: float) -> None:

@@ -3,6 +3,8 @@ served at ``GET /metrics``. Each metric is described in ``docs/configuration.md`
 
 from __future__ import annotations
 
+from typing import Any
+
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.exposition import generate_latest
 
@@ -57,6 +59,25 @@ class BridgeMetrics:
             registry=r,
         )
         self.in_flight = Gauge("regbridge_requests_in_flight", "POST /events being handled", registry=r)
+
+        self._children: dict[tuple[int, str], Any] = {}
+
+    def _child(self, metric: Counter, label: str) -> Any:
+        """The labelled child, cached: ``labels()`` takes a lock and builds a tuple each call."""
+        key = (id(metric), label)
+        child = self._children.get(key)
+        if child is None:
+            child = self._children[key] = metric.labels(label)
+        return child
+
+    def count_received(self, action: str) -> None:
+        self._child(self.received, action_label(action)).inc()
+
+    def count_published(self, topic: str) -> None:
+        self._child(self.published, topic).inc()
+
+    def count_answer(self, status: int) -> None:
+        self._child(self.requests, str(status)).inc()
 
     def render(self) -> tuple[bytes, str]:
         return generate_latest(self.registry), CONTENT_TYPE_LATEST

@@ -28,7 +28,7 @@ from bridge.contract import (
 )
 from bridge.dedupe import DedupeWindow
 from bridge.filters import EventFilter
-from bridge.metrics import BridgeMetrics, action_label
+from bridge.metrics import BridgeMetrics
 from bridge.publisher import Publisher, PublishFailed
 from bridge.spoolgate import SpoolGate
 
@@ -61,15 +61,19 @@ class Outcome:
             return "filtered"
         return "quarantined" if self.quarantined else "empty"
 
-    def body(self) -> dict[str, Any]:
-        answer: dict[str, Any] = {
+    def counts(self) -> dict[str, int]:
+        counts = {
             "published": self.published,
             "duplicates": self.duplicates,
             "filtered": self.filtered,
             "quarantined": self.quarantined,
         }
         if self.spooled:
-            answer["spooled"] = self.spooled
+            counts["spooled"] = self.spooled
+        return counts
+
+    def body(self) -> dict[str, Any]:
+        answer: dict[str, Any] = dict(self.counts())
         if self.error:
             answer["error"] = self.error
         return answer
@@ -135,7 +139,7 @@ class Receiver:
                 self.metrics.quarantined.labels("event").inc()
                 continue
             outcome.event_ids.append(event.id)
-            self.metrics.received.labels(action_label(event.action)).inc()
+            self.metrics.count_received(event.action)
             self._classify(event, plan, outcome, sending)
         return plan
 
@@ -175,7 +179,7 @@ class Receiver:
             raise
         self.metrics.publish_latency.observe(time.perf_counter() - started)
         for event_id, record in plan.sends:
-            self.metrics.published.labels(record.topic).inc()
+            self.metrics.count_published(record.topic)
             if record.topic not in outcome.topics:
                 outcome.topics.append(record.topic)
             outcome.published += event_id is not None

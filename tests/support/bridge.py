@@ -35,6 +35,12 @@ def auth(token: str = TOKEN, content_type: str | None = V1) -> dict[str, str]:
     return headers
 
 
+def counts(response: httpx.Response) -> dict[str, int]:
+    """The outcome counts of a 2xx answer (``x-regbridge-*`` headers)."""
+    names = ("published", "duplicates", "filtered", "quarantined")
+    return {name: int(response.headers[f"x-regbridge-{name}"]) for name in names}
+
+
 def bridge_settings(bootstrap: str, prefix: str, **overrides: Any) -> BridgeSettings:
     base = BridgeSettings(
         bootstrap_servers=bootstrap, auth_tokens=(TOKEN,), topic_prefix=prefix, grace_period=5.0
