@@ -48,9 +48,21 @@ class SendPublisher:
         self.publisher = publisher
 
     async def publish(self, records: Sequence[OutgoingRecord], budget: float) -> None:
-        async with asyncio.timeout(budget):
-            acks = [await self.publisher.send(record) for record in records]
-            await asyncio.gather(*acks)
+        acks: list[asyncio.Future[Any]] = []
+        try:
+            async with asyncio.timeout(budget):
+                for record in records:
+                    acks.append(await self.publisher.send(record))
+                await asyncio.gather(*acks)
+        except BaseException:
+            for ack in acks:  # the batch is retried whole: these outcomes are not needed
+                ack.add_done_callback(_consume_outcome)
+            raise
+
+
+def _consume_outcome(ack: asyncio.Future[Any]) -> None:
+    if not ack.cancelled():
+        ack.exception()
 
 
 class SpoolGate:

@@ -81,11 +81,15 @@ async def test_broker_killed_posts_are_spooled_then_land_once_it_is_back(
                 answer = await bridge.post(body(push_event, n))
                 assert answer.status_code == 200, answer.text
                 assert answer.headers["x-regbridge-spooled"] == "1"
-            assert await bridge.metric("regbridge_spool_depth") == 40
+            retry = await bridge.post(body(push_event, 5))  # a registry retry of a spooled event
+            assert (retry.status_code, retry.headers["x-regbridge-duplicates"]) == (200, "1")
+            junk = await bridge.post(b"not json")  # quarantined: its record is spooled too
+            assert (junk.status_code, junk.headers["x-regbridge-quarantined"]) == (202, "1")
+            assert await bridge.metric("regbridge_spool_depth") == 41
             assert await bridge.metric("regbridge_spool_oldest_age_seconds") > 0
             ready = await bridge.client.get("/readyz")
             assert ready.status_code == 200  # the spool takes the events while Kafka is away
-            assert ready.json()["spool"]["depth"] == 40
+            assert ready.json()["spool"]["depth"] == 41
 
             # Let the bridge notice the outage (its producer is dropped) before the broker
             # comes back: Tansu restarts empty and acks records for a topic it no longer
@@ -98,7 +102,11 @@ async def test_broker_killed_posts_are_spooled_then_land_once_it_is_back(
             assert after.headers["x-regbridge-published"] == "1"  # directly again
             assert "x-regbridge-spooled" not in after.headers
             assert await bridge.metric("regbridge_spool_drained_total") >= 40
-        landed = await consume(broker.bootstrap_servers, [f"{topic_prefix}.push"], expect=41, settle=1.0)
+        topics = [f"{topic_prefix}.push", f"{topic_prefix}.invalid"]
+        landed = await consume(broker.bootstrap_servers, topics, expect=42, settle=1.0)
+        invalid = [r for r in landed if r.topic.endswith(".invalid")]
+        assert [r.value for r in invalid] == [b"not json"]
+        landed = [r for r in landed if r not in invalid]
         duplicates = check_landed(landed, list(range(1, 42)))  # Tansu is in memory: event 0 is gone
         print(f"spooled=40 landed={len(landed)} duplicates={duplicates}")
     finally:

@@ -10,8 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from bridge.environ import Environ
-from bridge.spool import Spool, SpoolBusy, SpoolError, SpoolFull, SpoolSettings
+from bridge.spool import Spool, SpoolBusy, SpoolError, SpoolFull
 from tests.support.spooled import event_id, record, unacked
 
 
@@ -187,13 +186,3 @@ def test_a_failed_write_is_cut_off_and_reported(tmp_path: Path, monkeypatch: pyt
     spool.append([record(3)])
     spool.close()
     assert unacked(Spool.open(tmp_path)) == [record(1), record(3)]
-
-
-def test_settings_from_the_environment(tmp_path: Path) -> None:
-    on = SpoolSettings.from_environ(
-        Environ({"REGBRIDGE_SPOOL_DIR": str(tmp_path), "REGBRIDGE_SPOOL_MAX_BYTES": "1048576"})
-    )
-    assert (on.directory, on.max_bytes) == (tmp_path, 1048576)
-    off = SpoolSettings.from_environ(Environ({"REGBRIDGE_SPOOL_DIR": ""}))
-    assert off.directory is None
-    assert off.max_bytes == 256 * 1024 * 1024

@@ -6,7 +6,9 @@ import json
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
+from bridge.cli import main as cli
 from bridge.spool import Spool
 from bridge.spoolinspect import main
 from tests.support.spooled import record
@@ -39,3 +41,12 @@ def test_inspect_lists_records_and_the_quarantined_tail(
 def test_inspect_without_arguments_prints_usage(capsys: pytest.CaptureFixture[str]) -> None:
     assert main([]) == 2
     assert "spoolinspect" in capsys.readouterr().err
+
+
+def test_the_cli_subcommand_reads_a_spool(tmp_path: Path) -> None:
+    spool = Spool.open(tmp_path)
+    spool.append([record(7, "x/y")])
+    spool.close()
+    result = CliRunner().invoke(cli, ["spool-inspect", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output)["headers"]["event-id"] == "ev-7"

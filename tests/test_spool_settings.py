@@ -1,0 +1,43 @@
+"""The spool's settings: REGBRIDGE_SPOOL_DIR and REGBRIDGE_SPOOL_MAX_BYTES, in the bridge
+and in ``make run``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from bridge.devstack import DevStack, dev_processes, dev_spool_dir
+from bridge.environ import ConfigError, Environ
+from bridge.settings import BridgeSettings
+from bridge.spool import SpoolSettings
+
+
+def test_settings_from_the_environment(tmp_path: Path) -> None:
+    on = SpoolSettings.from_environ(
+        Environ({"REGBRIDGE_SPOOL_DIR": str(tmp_path), "REGBRIDGE_SPOOL_MAX_BYTES": "1048576"})
+    )
+    assert (on.directory, on.max_bytes) == (tmp_path, 1048576)
+    off = SpoolSettings.from_environ(Environ({"REGBRIDGE_SPOOL_DIR": ""}))
+    assert off.directory is None
+    assert off.max_bytes == 256 * 1024 * 1024
+
+
+def test_the_bridge_settings_carry_the_spool(tmp_path: Path) -> None:
+    env = {"REGBRIDGE_ALLOW_ANONYMOUS": "true", "REGBRIDGE_SPOOL_DIR": str(tmp_path)}
+    assert BridgeSettings.from_environ(Environ(env)).spool.directory == tmp_path
+    assert BridgeSettings.from_environ(Environ({"REGBRIDGE_ALLOW_ANONYMOUS": "true"})).spool.directory is None
+
+
+def test_a_tiny_cap_is_refused_naming_the_variable() -> None:
+    with pytest.raises(ConfigError, match="REGBRIDGE_SPOOL_MAX_BYTES"):
+        SpoolSettings.from_environ(Environ({"REGBRIDGE_SPOOL_MAX_BYTES": "100"}))
+
+
+def test_make_run_spools_to_var_spool_unless_told_otherwise() -> None:
+    assert dev_spool_dir(Environ({})) == str(Path("var/spool").resolve())
+    assert dev_spool_dir(Environ({"REGBRIDGE_SPOOL_DIR": ""})) == ""
+    assert dev_spool_dir(Environ({"REGBRIDGE_SPOOL_DIR": "/srv/spool"})) == "/srv/spool"
+    stack = DevStack("127.0.0.1:9092", "token", "127.0.0.1", 5080, "/srv/spool")
+    (bridge,) = [spec for spec in dev_processes(stack) if spec.name == "bridge"]
+    assert bridge.env["REGBRIDGE_SPOOL_DIR"] == "/srv/spool"
