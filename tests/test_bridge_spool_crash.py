@@ -1,0 +1,99 @@
+"""``registry-bridge serve`` SIGKILLed with a non-empty spool, then started again: the spool
+drains and nothing is lost."""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from bridge.embedded import free_port
+from tests.support.bridge import TOKEN, auth, registry_body
+from tests.support.kafka import consume
+
+pytestmark = pytest.mark.kafka
+
+
+@contextmanager
+def serve(
+    bootstrap: str, spool: Path, prefix: str, log: Path
+) -> Iterator[tuple[subprocess.Popen[bytes], str]]:
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("REGBRIDGE_")}
+    env |= {
+        "REGBRIDGE_KAFKA_BOOTSTRAP_SERVERS": bootstrap,
+        "REGBRIDGE_AUTH_TOKENS": TOKEN,
+        "REGBRIDGE_TOPIC_PREFIX": prefix,
+        "REGBRIDGE_SPOOL_DIR": str(spool),
+        "REGBRIDGE_LOG_FORMAT": "json",
+    }
+    argv = [sys.executable, "-m", "bridge", "serve", "--host", "127.0.0.1", "--port", str(port)]
+    with open(log, "ab") as out:
+        process = subprocess.Popen(
+            argv, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+        )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_for(lambda: _answers(url, process, log), "the bridge to answer")
+        yield process, url
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=30)
+
+
+def _answers(url: str, process: subprocess.Popen[bytes], log: Path) -> bool:
+    assert process.poll() is None, log.read_text()
+    try:
+        return httpx.get(url + "/healthz", timeout=1).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+def wait_for(check: Any, what: str, within: float = 60.0) -> None:
+    deadline = time.monotonic() + within
+    while not check():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.1)
+
+
+def spool_depth(url: str) -> float:
+    text = httpx.get(url + "/metrics", timeout=5).text
+    (line,) = [line for line in text.splitlines() if line.startswith("regbridge_spool_depth ")]
+    return float(line.split()[1])
+
+
+def test_sigkill_with_a_non_empty_spool_then_restart_drains_everything(
+    tmp_path: Path, kafka_bootstrap: str, topic_prefix: str, fixture_envelopes: list[dict[str, Any]]
+) -> None:
+    template = fixture_envelopes[0]["envelope"]["events"][0]
+    sent = []
+    closed = f"127.0.0.1:{free_port()}"
+    with serve(closed, tmp_path / "spool", topic_prefix, tmp_path / "bridge.log") as (process, url):
+        for n in range(25):
+            event = copy.deepcopy(template) | {"id": f"crash-{n:03d}"}
+            answer = httpx.post(url + "/events", content=registry_body({"events": [event]}), headers=auth())
+            assert (answer.status_code, answer.headers["x-regbridge-spooled"]) == (200, "1")
+            sent.append(event["id"])
+        os.killpg(process.pid, signal.SIGKILL)
+    with serve(kafka_bootstrap, tmp_path / "spool", topic_prefix, tmp_path / "bridge.log") as (process, url):
+        wait_for(lambda: spool_depth(url) == 0, "the spool to drain")
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=30) == 0
+    topic = f"{topic_prefix}.{'push' if template['action'] == 'push' else 'pull'}"
+    landed = asyncio.run(consume(kafka_bootstrap, [topic], expect=len(sent)))
+    ids = [r.headers["event-id"].decode() for r in landed]
+    assert sorted(set(ids)) == sent
+    assert list(dict.fromkeys(ids)) == sent  # one repository: its order is kept
