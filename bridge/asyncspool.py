@@ -41,7 +41,7 @@ class AsyncSpool:
         await asyncio.to_thread(self.sync.close)
 
     def stats(self) -> SpoolStats:
-        """Cheap (memory only): safe to call on the event loop."""
+        """Memory only, no lock: safe to call on the event loop."""
         return self.sync.stats()
 
     @property

@@ -106,7 +106,8 @@ class _Segment:
 
 
 class Spool:
-    """The spool in one directory. Thread-safe; every method does blocking I/O."""
+    """The spool in one directory. Thread-safe; every method but :meth:`stats` and
+    :attr:`depth` does blocking I/O."""
 
     def __init__(
         self, directory: Path, max_bytes: int, segment_bytes: int, report: RecoveryReport, lock: int
@@ -281,11 +282,13 @@ class Spool:
             segment.path.unlink()
 
     def stats(self) -> SpoolStats:
-        with self._lock:
-            oldest = self._oldest_ms / 1000 if self._depth else None
-            age = max(0.0, time.time() - oldest) if oldest is not None else 0.0
-            size = sum(s.size for s in self._segments)
-            return SpoolStats(self._depth, size, age, oldest, len(self._segments), self.max_bytes)
+        """Memory only and without the lock (an append may hold it through an fsync), so
+        it is safe on the event loop; the fields may be one append apart."""
+        depth, oldest_ms, segments = self._depth, self._oldest_ms, list(self._segments)
+        oldest = oldest_ms / 1000 if depth else None
+        age = max(0.0, time.time() - oldest) if oldest is not None else 0.0
+        size = sum(s.size for s in segments)
+        return SpoolStats(depth, size, age, oldest, len(segments), self.max_bytes)
 
     @property
     def depth(self) -> int:
