@@ -28,7 +28,7 @@ def serve(host: str, port: int) -> None:
     except ConfigError as exc:
         click.echo(f"registry-bridge: {exc}", err=True)
         sys.exit(2)
-    configure_logging(settings.log_level, settings.log_format)
+    configure_logging(settings.log_level, settings.log_format, buffered=True)
     from bridge.server import run  # the HTTP stack loads only for this command
 
     run(settings, host, port)

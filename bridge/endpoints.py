@@ -105,8 +105,10 @@ async def _handle(request: Request, state: BridgeState) -> tuple[Response, Outco
 
 def outcome_response(outcome: Outcome) -> Response:
     """200 has an empty body (one write per answer: the registry ignores bodies); the
-    counts ride in ``x-regbridge-*`` headers. Other answers carry them as JSON too."""
-    headers = {f"x-regbridge-{name}": str(count) for name, count in outcome.counts().items()}
+    counts ride in one ``x-regbridge-outcome`` header (``published=1,duplicates=0,...``).
+    Other answers carry them as JSON too."""
+    summary = ",".join(f"{name}={count}" for name, count in outcome.counts().items())
+    headers = {"x-regbridge-outcome": summary}
     if outcome.status == 200:
         return Response(b"", 200, headers)
     return json_response(outcome.body(), outcome.status, headers)

@@ -189,11 +189,11 @@ class Receiver:
         if not acks:
             return
         remaining = self.budget - (time.perf_counter() - started)
-        done, pending = await asyncio.wait(acks, timeout=max(remaining, 0.0))
-        failed = [ack for ack in done if ack.exception() is not None]
+        pending = await all_done(acks, max(remaining, 0.0))
+        failed = [ack for ack in acks if ack.done() and ack.exception() is not None]
         if pending or failed:
             why = (
-                f"{len(pending)} not acknowledged within {self.budget}s"
+                f"{pending} not acknowledged within {self.budget}s"
                 if pending
                 else repr(failed[0].exception())
             )
@@ -224,3 +224,38 @@ class Receiver:
         except TimeoutError:
             raise PublishFailed(f"records not handed to Kafka within {self.budget}s") from None
         return acks
+
+
+async def all_done(futures: list[asyncio.Future[Any]], within: float) -> int:
+    """Wait until every future is done or ``within`` seconds passed; how many are still pending.
+
+    Like ``asyncio.wait`` (never cancels the futures: a late ack still counts for the
+    dedupe window) with less bookkeeping on the hot path.
+    """
+    pending = [f for f in futures if not f.done()]
+    if not pending:
+        return 0
+    loop = asyncio.get_running_loop()
+    waiter: asyncio.Future[None] = loop.create_future()
+    left = len(pending)
+
+    def one_done(_: asyncio.Future[Any]) -> None:
+        nonlocal left
+        left -= 1
+        if left == 0 and not waiter.done():
+            waiter.set_result(None)
+
+    def expire() -> None:
+        if not waiter.done():
+            waiter.set_result(None)
+
+    for future in pending:
+        future.add_done_callback(one_done)
+    timer = loop.call_later(within, expire)
+    try:
+        await waiter
+    finally:
+        timer.cancel()
+        for future in pending:
+            future.remove_done_callback(one_done)
+    return sum(1 for f in pending if not f.done())

@@ -16,6 +16,7 @@ import uvicorn
 
 from bridge.app import create_app
 from bridge.lifecycle import Lifecycle
+from bridge.logs import flush_logs
 from bridge.settings import BridgeSettings
 
 log = logging.getLogger("bridge.server")
@@ -41,6 +42,7 @@ class BridgeServer(uvicorn.Server):
         gc.freeze()
 
     async def on_tick(self, counter: int) -> bool:
+        flush_logs()  # request lines are buffered (see bridge.logs.BufferedStreamHandler)
         if self.lifecycle.draining and not self.should_exit:
             if counter % 10 == 0 or self.lifecycle.drained:
                 log.info(
@@ -76,4 +78,7 @@ def run(settings: BridgeSettings, host: str, port: int) -> None:
     """Serve until a signal; returns after the graceful shutdown."""
     lifecycle = Lifecycle(settings.grace_period)
     server = BridgeServer(server_config(settings, host, port, lifecycle), lifecycle)
-    server.run()
+    try:
+        server.run()
+    finally:
+        flush_logs()

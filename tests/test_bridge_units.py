@@ -13,6 +13,7 @@ from bridge.contract import Event
 from bridge.dedupe import DedupeWindow
 from bridge.environ import ConfigError, Environ
 from bridge.filters import EventFilter
+from bridge.receiver import all_done
 from bridge.settings import BridgeSettings
 
 
@@ -124,3 +125,15 @@ def test_dedupe_size_zero_is_off() -> None:
     window = DedupeWindow(0)
     window.remember("a")
     assert not window.published("a") and len(window) == 0
+
+
+async def test_all_done_waits_for_every_future_and_never_cancels() -> None:
+    loop = asyncio.get_running_loop()
+    first, second = loop.create_future(), loop.create_future()
+    loop.call_later(0.01, first.set_result, 1)
+    loop.call_later(0.02, second.set_result, 2)
+    assert await all_done([first, second], 5.0) == 0
+    late: asyncio.Future[Any] = loop.create_future()
+    assert await all_done([first, late], 0.05) == 1
+    assert not late.cancelled()
+    assert await all_done([], 0.0) == 0

@@ -3,6 +3,7 @@ and in ``make run``."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -41,3 +42,18 @@ def test_make_run_spools_to_var_spool_unless_told_otherwise() -> None:
     stack = DevStack("127.0.0.1:9092", "token", "127.0.0.1", 5080, "/srv/spool")
     (bridge,) = [spec for spec in dev_processes(stack) if spec.name == "bridge"]
     assert bridge.env["REGBRIDGE_SPOOL_DIR"] == "/srv/spool"
+
+
+def test_the_spool_variables_and_metrics_are_documented() -> None:
+    root = Path(__file__).resolve().parents[1]
+    section = (root / "docs" / "configuration.md").read_text().split("## Spool", 1)[1]
+    source = (root / "bridge" / "spool.py").read_text()
+    names = set(re.findall(r'env\.\w+\(\s*"([A-Z_]+)"', source))
+    assert names == {"SPOOL_DIR", "SPOOL_MAX_BYTES"}
+    assert all(f"`REGBRIDGE_{name}`" in section for name in names)
+    metrics = set(re.findall(r'"(regbridge_spool_\w+)"', (root / "bridge" / "spoolgate.py").read_text()))
+    assert len(metrics) == 9
+    counters = {"regbridge_spool_appended", "regbridge_spool_refused", "regbridge_spool_drained",
+                "regbridge_spool_drain_failures"}  # fmt: skip
+    documented = {m + "_total" if m in counters else m for m in metrics}
+    assert sorted(m for m in documented if f"`{m}`" not in section) == []

@@ -36,9 +36,9 @@ def auth(token: str = TOKEN, content_type: str | None = V1) -> dict[str, str]:
 
 
 def counts(response: httpx.Response) -> dict[str, int]:
-    """The outcome counts of a 2xx answer (``x-regbridge-*`` headers)."""
-    names = ("published", "duplicates", "filtered", "quarantined")
-    return {name: int(response.headers[f"x-regbridge-{name}"]) for name in names}
+    """The outcome counts of a 2xx answer (the ``x-regbridge-outcome`` header)."""
+    pairs = (item.partition("=") for item in response.headers["x-regbridge-outcome"].split(","))
+    return {name: int(value) for name, _, value in pairs}
 
 
 def bridge_settings(bootstrap: str, prefix: str, **overrides: Any) -> BridgeSettings:

@@ -1,0 +1,27 @@
+"""The operator docs keep up with the code."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from bridge.contract import ce_type_for
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_every_bridge_variable_is_documented() -> None:
+    source = (ROOT / "bridge" / "settings.py").read_text()
+    names = set(re.findall(r'env\.\w+\(\s*"([A-Z_]+)"', source))
+    assert {"KAFKA_BOOTSTRAP_SERVERS", "AUTH_TOKENS", "TOPIC_PREFIX", "MAX_BODY_BYTES"} <= names
+    text = (ROOT / "docs" / "configuration.md").read_text()
+    bridge_section = text.split("## Bridge", 1)[1]
+    missing = sorted(n for n in names if f"`REGBRIDGE_{n}`" not in bridge_section)
+    assert missing == []
+    assert "`REGBRIDGE_AUTH_TOKENS_FILE`" in bridge_section
+
+
+def test_documented_ce_types_match_the_contract() -> None:
+    text = (ROOT / "docs" / "events.md").read_text()
+    for action in ("push", "pull", "mount", "delete", "rename"):
+        assert f"| `{action}`" in text and f"`{ce_type_for(action)}`" in text
