@@ -83,6 +83,11 @@ class BridgeSettings:
         for action, suffix in self.topic_routes.items():
             if not _TOPIC_PART.match(suffix):
                 raise ConfigError(f"{PREFIX}TOPIC_ROUTES: {action}={suffix!r} is not a valid topic suffix")
+        if self.spool.directory is not None and self.spool.max_bytes < 2 * self.max_body_bytes:
+            raise ConfigError(
+                f"{PREFIX}SPOOL_MAX_BYTES={self.spool.max_bytes} must be at least twice "
+                f"{PREFIX}MAX_BODY_BYTES={self.max_body_bytes}, or the largest bodies could never be spooled"
+            )
         if self.log_format not in _LOG_FORMATS:
             raise ConfigError(
                 f"{PREFIX}LOG_FORMAT={self.log_format!r} must be one of {', '.join(_LOG_FORMATS)}"

@@ -35,6 +35,18 @@ def test_a_tiny_cap_is_refused_naming_the_variable() -> None:
         SpoolSettings.from_environ(Environ({"REGBRIDGE_SPOOL_MAX_BYTES": "100"}))
 
 
+def test_a_spool_smaller_than_two_bodies_is_refused(tmp_path: Path) -> None:
+    env = {
+        "REGBRIDGE_ALLOW_ANONYMOUS": "true",
+        "REGBRIDGE_SPOOL_DIR": str(tmp_path),
+        "REGBRIDGE_SPOOL_MAX_BYTES": str(1024 * 1024),
+    }
+    with pytest.raises(ConfigError, match="REGBRIDGE_SPOOL_MAX_BYTES=1048576 must be at least twice"):
+        BridgeSettings.from_environ(Environ(env))
+    env["REGBRIDGE_MAX_BODY_BYTES"] = str(512 * 1024)
+    assert BridgeSettings.from_environ(Environ(env)).spool.max_bytes == 1024 * 1024
+
+
 def test_make_run_spools_to_var_spool_unless_told_otherwise() -> None:
     assert dev_spool_dir(Environ({})) == str(Path("var/spool").resolve())
     assert dev_spool_dir(Environ({"REGBRIDGE_SPOOL_DIR": ""})) == ""
