@@ -70,12 +70,13 @@ async def test_broker_killed_posts_are_spooled_then_land_once_it_is_back(
 ) -> None:
     broker = EmbeddedBroker(log_path=tmp_path / "tansu.log")
     await asyncio.to_thread(broker.start)
-    settings = spooled(bridge_settings(broker.bootstrap_servers, topic_prefix, ready_max_age=1.5), tmp_path)
+    # a generous publish budget: whether a record is published or spooled must not depend on CPU load
+    base = bridge_settings(broker.bootstrap_servers, topic_prefix, ready_max_age=1.5, publish_timeout=5.0)
+    settings = spooled(base, tmp_path)
     try:
         async with running_bridge(settings) as bridge:
-            first = await bridge.post(body(push_event, 0))  # may be spooled if the topic is slow to create
-            assert first.status_code == 200
-            await wait_metric(bridge, "regbridge_spool_depth", 0)
+            first = await bridge.post(body(push_event, 0))
+            assert (first.status_code, counts(first)["published"]) == (200, 1)
             broker.kill()
             for n in range(1, 41):  # serially, as a registry delivers
                 answer = await bridge.post(body(push_event, n))
