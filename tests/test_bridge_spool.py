@@ -54,6 +54,14 @@ async def wait_metric(
         await asyncio.sleep(0.1)
 
 
+async def wait_kafka_ready(bridge: RunningBridge, within: float = 60.0) -> None:
+    deadline = time.monotonic() + within
+    while (await bridge.client.get("/readyz")).json()["kafka"] != "ready":
+        if time.monotonic() > deadline:
+            raise AssertionError(f"Kafka not ready for the bridge after {within}s")
+        await asyncio.sleep(0.1)
+
+
 def check_landed(landed: list[Landed], sent: list[int]) -> int:
     """Every event landed, in order per repository; returns the same-id duplicates."""
     ids = [r.headers["event-id"].decode() for r in landed]
@@ -75,6 +83,7 @@ async def test_broker_killed_posts_are_spooled_then_land_once_it_is_back(
     settings = spooled(base, tmp_path)
     try:
         async with running_bridge(settings) as bridge:
+            await wait_kafka_ready(bridge)  # with a spool, /readyz is 200 before Kafka is
             first = await bridge.post(body(push_event, 0))
             assert (first.status_code, counts(first)["published"]) == (200, 1)
             broker.kill()
