@@ -77,6 +77,10 @@ class SpoolDrainer:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
 
+    @property
+    def running(self) -> bool:
+        return self._task is not None and not self._task.done()
+
     async def wait_empty(self) -> None:
         """Return once the spool has been drained (at once when it is empty)."""
         while self.spool.depth:

@@ -152,7 +152,13 @@ async def spooling(settings: SpoolSettings, publisher: Publisher) -> AsyncIterat
     if settings.directory is None:
         yield None
         return
-    spool = await AsyncSpool.open(settings)
+    try:
+        spool = await AsyncSpool.open(settings)
+    except (OSError, SpoolError) as exc:
+        log.error(
+            "cannot open the spool", extra={"fields": {"dir": str(settings.directory), "error": str(exc)}}
+        )
+        raise
     stats = spool.stats()
     log.info(
         "spool opened",

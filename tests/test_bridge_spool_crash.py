@@ -19,10 +19,22 @@ import httpx
 import pytest
 
 from bridge.embedded import free_port
+from bridge.spool import Spool
 from tests.support.bridge import TOKEN, auth, counts, registry_body
 from tests.support.kafka import consume
 
 pytestmark = pytest.mark.kafka
+
+
+def serve_env(bootstrap: str, spool: Path, prefix: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("REGBRIDGE_")}
+    return env | {
+        "REGBRIDGE_KAFKA_BOOTSTRAP_SERVERS": bootstrap,
+        "REGBRIDGE_AUTH_TOKENS": TOKEN,
+        "REGBRIDGE_TOPIC_PREFIX": prefix,
+        "REGBRIDGE_SPOOL_DIR": str(spool),
+        "REGBRIDGE_LOG_FORMAT": "json",
+    }
 
 
 @contextmanager
@@ -30,14 +42,7 @@ def serve(
     bootstrap: str, spool: Path, prefix: str, log: Path
 ) -> Iterator[tuple[subprocess.Popen[bytes], str]]:
     port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("REGBRIDGE_")}
-    env |= {
-        "REGBRIDGE_KAFKA_BOOTSTRAP_SERVERS": bootstrap,
-        "REGBRIDGE_AUTH_TOKENS": TOKEN,
-        "REGBRIDGE_TOPIC_PREFIX": prefix,
-        "REGBRIDGE_SPOOL_DIR": str(spool),
-        "REGBRIDGE_LOG_FORMAT": "json",
-    }
+    env = serve_env(bootstrap, spool, prefix)
     argv = [sys.executable, "-m", "bridge", "serve", "--host", "127.0.0.1", "--port", str(port)]
     with open(log, "ab") as out:
         process = subprocess.Popen(
@@ -97,3 +102,15 @@ def test_sigkill_with_a_non_empty_spool_then_restart_drains_everything(
     ids = [r.headers["event-id"].decode() for r in landed]
     assert sorted(set(ids)) == sent
     assert list(dict.fromkeys(ids)) == sent  # one repository: its order is kept
+
+
+def test_a_spool_directory_in_use_stops_the_start_up(tmp_path: Path, topic_prefix: str) -> None:
+    holder = Spool.open(tmp_path / "spool")  # another bridge has this directory
+    env = serve_env(f"127.0.0.1:{free_port()}", tmp_path / "spool", topic_prefix)
+    argv = [sys.executable, "-m", "bridge", "serve", "--host", "127.0.0.1", "--port", str(free_port())]
+    try:
+        result = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=60)
+    finally:
+        holder.close()
+    assert result.returncode != 0
+    assert "cannot open the spool" in result.stdout and "in use by another spool" in result.stdout

@@ -181,3 +181,36 @@ async def test_a_broker_killed_and_restarted_on_its_port_gets_everything(
         await publisher.close()
         await spool.close()
         broker.stop()
+
+
+async def test_damage_under_a_running_drainer_is_retried_not_fatal(tmp_path: Path) -> None:
+    spool = await opened(tmp_path)
+    await spool.append([record(1)])
+    await spool.append([record(2)])
+    publisher = FlakyPublisher(failures=1 << 30)  # keeps the records in the spool
+    drainer = SpoolDrainer(spool, publisher, FAST)
+    drainer.start()
+    try:
+        await damage_first_segment(tmp_path)
+        deadline = asyncio.get_running_loop().time() + 60
+        while drainer.counters.failures < 3:
+            assert asyncio.get_running_loop().time() < deadline, drainer.counters
+            await asyncio.sleep(0.05)
+        assert "damaged after it was opened" in (drainer.counters.last_error or "")
+        assert drainer.running
+    finally:
+        await drainer.stop()
+        await spool.close()
+    reopened = await opened(tmp_path)  # reopening quarantines the damage and keeps the rest
+    assert [event_id(item.record) for item in await reopened.peek()] == ["ev-2"]
+    await reopened.close()
+
+
+async def damage_first_segment(directory: Path) -> None:
+    def flip() -> None:
+        (segment,) = directory.glob("*.seg")
+        data = bytearray(segment.read_bytes())
+        data[40] ^= 0xFF  # inside the first record's payload
+        segment.write_bytes(bytes(data))
+
+    await asyncio.to_thread(flip)
