@@ -15,8 +15,9 @@ from starlette.routing import Route
 
 from bridge.auth import TokenCheck
 from bridge.dedupe import DedupeWindow
-from bridge.endpoints import BridgeState, healthz, metrics, readyz, receive_events
+from bridge.endpoints import BridgeState, healthz, metrics, readyz
 from bridge.filters import EventFilter
+from bridge.ingest import EventsEndpoint
 from bridge.lifecycle import Lifecycle
 from bridge.metrics import BridgeMetrics
 from bridge.publisher import KafkaPublisher, Publisher
@@ -27,7 +28,7 @@ from bridge.spoolgate import SpoolGate, spooling
 log = logging.getLogger("bridge.app")
 
 ROUTES = [
-    Route("/events", receive_events, methods=["POST"]),
+    Route("/events", EventsEndpoint(), methods=["POST"]),
     Route("/healthz", healthz, methods=["GET"]),
     Route("/readyz", readyz, methods=["GET"]),
     Route("/metrics", metrics, methods=["GET"]),
@@ -51,7 +52,7 @@ def build_state(
         settings.repositories_include,
         settings.repositories_exclude,
     )
-    bridge_metrics = BridgeMetrics()
+    bridge_metrics = BridgeMetrics(lambda: float(lifecycle.in_flight))
     if spool is not None:
         spool.register(bridge_metrics.registry)
     receiver = Receiver(

@@ -3,6 +3,7 @@ served at ``GET /metrics``. Each metric is described in ``docs/configuration.md`
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram
@@ -22,7 +23,10 @@ def action_label(action: str) -> str:
 class BridgeMetrics:
     """The counters, histogram and gauge of the receiver."""
 
-    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+    def __init__(
+        self, in_flight: Callable[[], float] = lambda: 0.0, registry: CollectorRegistry | None = None
+    ) -> None:
+        """``in_flight`` is read at scrape time (the app's count of requests in flight)."""
         self.registry = registry if registry is not None else CollectorRegistry(auto_describe=True)
         r = self.registry
         self.received = Counter(
@@ -59,6 +63,7 @@ class BridgeMetrics:
             registry=r,
         )
         self.in_flight = Gauge("regbridge_requests_in_flight", "POST /events being handled", registry=r)
+        self.in_flight.set_function(in_flight)
 
         self._children: dict[tuple[int, str], Any] = {}
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
 import time
 from pathlib import Path
 from typing import Any
@@ -10,7 +12,7 @@ from typing import Any
 import pytest
 
 from bridge.embedded import EmbeddedBroker, free_port
-from tests.support.bridge import RunningBridge, bridge_settings, registry_body, running_bridge
+from tests.support.bridge import RunningBridge, bridge_settings, counts, registry_body, running_bridge
 from tests.support.kafka import consume
 
 pytestmark = pytest.mark.kafka
@@ -75,3 +77,31 @@ async def test_broker_lost_mid_run_then_back_on_the_same_port(
         assert ids == ["0002", "0003"]  # each once, on the new broker
     finally:
         broker.stop()
+
+
+async def test_a_retry_while_the_first_copy_is_in_flight_is_not_published_twice(
+    topic_prefix: str, fixture_envelopes: list[dict[str, Any]], artifacts_dir: Path
+) -> None:
+    """The registry resends after a 503; the first copy may still be waiting for its ack."""
+    envelope = fixture_envelopes[2]["envelope"]
+    with EmbeddedBroker(log_path=artifacts_dir / "tansu-faults.log") as broker:
+        settings = bridge_settings(broker.bootstrap_servers, topic_prefix, publish_timeout=0.3)
+        async with running_bridge(settings) as bridge:
+            assert (await bridge.post(fresh(envelope, 1))).status_code == 200
+            assert broker.pid is not None
+            os.killpg(broker.pid, signal.SIGSTOP)
+            try:
+                first = await bridge.post(fresh(envelope, 2))
+                retry = await bridge.post(fresh(envelope, 2))
+            finally:
+                os.killpg(broker.pid, signal.SIGCONT)
+            assert (first.status_code, retry.status_code) == (503, 503)
+            for _ in range(50):  # the registry keeps retrying until it gets a 2xx
+                last = await bridge.post(fresh(envelope, 2))
+                if last.status_code == 200:
+                    break
+                await asyncio.sleep(0.1)
+            assert last.status_code == 200
+            assert counts(last)["duplicates"] == 1  # the first copy's late ack counted
+        landed = await consume(broker.bootstrap_servers, [f"{topic_prefix}.push"], expect=2, settle=1.0)
+    assert sorted(r.headers["event-id"][-4:] for r in landed) == [b"0001", b"0002"]

@@ -6,10 +6,9 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-from starlette.requests import Request
-from starlette.types import Message
+from starlette.types import Message, Receive
 
-from bridge.endpoints import BodyTooLarge, read_body
+from bridge.ingest import BodyTooLarge, read_body
 from tests.support.bridge import V1, auth, bridge_settings, registry_body, running_bridge
 from tests.support.kafka import consume
 
@@ -96,27 +95,29 @@ async def test_health_readiness_and_metrics(
         assert "regbridge_requests_in_flight 0.0" in text
 
 
-def _request(chunks: list[bytes], seen: list[int], headers: list[tuple[bytes, bytes]]) -> Request:
+def _receive(chunks: list[bytes], seen: list[int]) -> Receive:
     async def receive() -> Message:
         seen.append(1)
         index = len(seen) - 1
         return {"type": "http.request", "body": chunks[index], "more_body": index < len(chunks) - 1}
 
-    scope = {"type": "http", "method": "POST", "path": "/events", "headers": headers}
-    return Request(scope, receive)
+    return receive
 
 
 async def test_read_body_stops_at_the_limit_without_reading_the_rest() -> None:
     seen: list[int] = []
-    request = _request([b"x" * 100] * 50, seen, [])
     with pytest.raises(BodyTooLarge):
-        await read_body(request, 250)
+        await read_body(_receive([b"x" * 100] * 50, seen), None, 250)
     assert len(seen) == 3  # 300 bytes read, never the other 4,700
 
 
 async def test_read_body_trusts_a_declared_length_over_the_limit() -> None:
     seen: list[int] = []
-    request = _request([b"x"], seen, [(b"content-length", b"999999")])
     with pytest.raises(BodyTooLarge):
-        await read_body(request, 250)
+        await read_body(_receive([b"x"], seen), b"999999", 250)
     assert seen == []
+
+
+async def test_read_body_joins_chunks_under_the_limit() -> None:
+    seen: list[int] = []
+    assert await read_body(_receive([b"ab", b"cd", b""], seen), None, 250) == b"abcd"
