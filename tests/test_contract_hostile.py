@@ -16,9 +16,11 @@ from bridge.contract import (
     ContractError,
     Event,
     InvalidEnvelope,
+    InvalidEvent,
     TopicRouter,
     decode_event,
     encode_event,
+    header_value,
     parse_envelope,
 )
 
@@ -189,3 +191,18 @@ def _body_of(post: dict[str, Any]) -> bytes:
 def test_the_real_bodies_are_accepted(fixture_session: list[dict[str, Any]]) -> None:
     accepted = [event for post in fixture_session for event in pipeline(_body_of(post))]
     assert len(accepted) == len(fixture_session)
+
+
+@given(st.none() | st.binary(max_size=500) | json_values.map(lambda v: json.dumps(v).encode()))
+def test_a_consumer_decoding_any_record_value_gets_an_event_or_invalid_event(value: bytes | None) -> None:
+    try:
+        event = decode_event(value)
+    except InvalidEvent:
+        return
+    assert event.id and event.action and event.repository
+
+
+@given(st.lists(st.tuples(st.text(max_size=10), st.binary(max_size=20) | st.none()), max_size=5))
+def test_header_value_reads_any_headers(headers: list[tuple[str, bytes | None]]) -> None:
+    found = header_value(headers, "event-id")  # type: ignore[arg-type]  # Kafka headers may carry None
+    assert found is None or isinstance(found, str)
