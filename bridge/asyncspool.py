@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
+from pathlib import Path
 
 from bridge.contract import OutgoingRecord
 from bridge.spool import DEFAULT_SEGMENT_BYTES, Spool, Spooled, SpoolSettings, SpoolStats
@@ -36,6 +37,9 @@ class AsyncSpool:
 
     async def ack(self, upto_seq: int) -> int:
         return await asyncio.to_thread(self.sync.ack, upto_seq)
+
+    async def set_aside(self, seq: int) -> Path:
+        return await asyncio.to_thread(self.sync.set_aside, seq)
 
     async def close(self) -> None:
         await asyncio.to_thread(self.sync.close)

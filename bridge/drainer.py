@@ -25,15 +25,28 @@ from typing import Protocol
 
 from bridge.asyncspool import AsyncSpool
 from bridge.contract import OutgoingRecord
+from bridge.spool import Spooled
 
 log = logging.getLogger("bridge.drainer")
+
+
+class PermanentPublishError(Exception):
+    """Kafka will never take ``records[index]`` (too large, invalid): retrying cannot help.
+
+    The drainer publishes the records before it, then sets it aside in ``quarantine/``
+    (``regbridge_spool_rejected_total``, an error log line) so that it blocks nothing."""
+
+    def __init__(self, index: int, reason: str) -> None:
+        super().__init__(reason)
+        self.index = index
 
 
 class Publisher(Protocol):
     """Publishes records and returns once every one is acknowledged.
 
-    It raises (any exception) when that did not happen within ``budget`` seconds. The
-    records of one key must land in the order given.
+    It raises (any exception) when that did not happen within ``budget`` seconds, and
+    :class:`PermanentPublishError` for a record Kafka refuses for good. The records of
+    one key must land in the order given.
     """
 
     async def publish(self, records: Sequence[OutgoingRecord], budget: float) -> None: ...
@@ -53,6 +66,7 @@ class DrainCounters:
     published: int = 0  # records acknowledged by Kafka and by the spool
     batches: int = 0
     failures: int = 0  # batches that failed and will be retried
+    rejected: int = 0  # records Kafka refused for good, set aside in quarantine/
     last_error: str | None = None
 
 
@@ -113,13 +127,30 @@ class SpoolDrainer:
         batch = await self.spool.peek(self.policy.batch_records, self.policy.batch_bytes)
         if not batch:
             return 0
-        await self.publisher.publish([item.record for item in batch], self.policy.budget)
+        try:
+            await self.publisher.publish([item.record for item in batch], self.policy.budget)
+        except PermanentPublishError as exc:
+            if exc.index == 0:
+                await self._set_aside(batch[0], str(exc))
+                return 1
+            batch = batch[: exc.index]  # publish what precedes it; it is the head next round
+            await self.publisher.publish([item.record for item in batch], self.policy.budget)
         await self.spool.ack(batch[-1].seq)
         self.counters.published += len(batch)
         self.counters.batches += 1
         if not self.spool.depth:
             log.info("spool drained", extra={"fields": self._fields()})
         return len(batch)
+
+    async def _set_aside(self, item: Spooled, reason: str) -> None:
+        target = await self.spool.set_aside(item.seq)
+        self.counters.rejected += 1
+        event_id = dict(item.record.headers).get("event-id", b"").decode(errors="replace")
+        fields = {"seq": item.seq, "topic": item.record.topic, "event_id": event_id}
+        log.error(
+            "Kafka refused a spooled record for good; set aside",
+            extra={"fields": {**fields, "reason": reason, "file": str(target)}},
+        )
 
     def _failed(self, exc: Exception, delay: float) -> None:
         self.counters.failures += 1

@@ -37,11 +37,13 @@ from bridge.contract import OutgoingRecord
 from bridge.environ import Environ
 from bridge.spoolframe import Frame, FrameError, decode_record, encode_frame, encode_record, read_frames
 from bridge.spoolrecovery import (
+    QUARANTINE,
     RecoveryReport,
     fsync_dir,
     recover,
     segment_name,
     write_checkpoint,
+    write_durably,
 )
 
 DEFAULT_MAX_BYTES = 256 * 1024 * 1024
@@ -245,6 +247,20 @@ class Spool:
             self._acked, done = upto_seq, self._advance(upto_seq)
             self._depth -= done
             return done
+
+    def set_aside(self, seq: int) -> Path:
+        """Move the oldest record (it must be ``seq``) to ``quarantine/`` and acknowledge
+        it: for a record Kafka will never take. The file reads with ``spoolinspect``."""
+        with self._lock, self._reading():
+            frame = next((f for _, f in self._walk(payload=True)), None)
+            if frame is None or frame.seq != seq:
+                raise SpoolError(f"record {seq} is not the oldest in the spool")
+            stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+            target = self.directory / QUARANTINE / f"rejected-{seq:020d}.{stamp}.seg"
+            single = encode_frame(frame.payload, seq=seq, index=0, count=1, ts_ms=frame.ts_ms)
+            write_durably(target, single)
+        self.ack(seq)
+        return target
 
     @contextlib.contextmanager
     def _reading(self) -> Iterator[None]:

@@ -22,17 +22,37 @@ from collections.abc import AsyncIterator, Iterator, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
+from aiokafka.errors import (
+    CorruptRecordException,
+    InvalidMessageError,
+    InvalidTimestampError,
+    InvalidTopicError,
+    MessageSizeTooLargeError,
+    RecordListTooLargeError,
+    RecordTooLargeError,
+)
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector, CollectorRegistry
 
 from bridge.asyncspool import AsyncSpool
 from bridge.contract import OutgoingRecord
-from bridge.drainer import DrainPolicy, SpoolDrainer
+from bridge.drainer import DrainPolicy, PermanentPublishError, SpoolDrainer
 from bridge.publisher import Publisher, PublishFailed
 from bridge.spool import SpoolError, SpoolFull, SpoolSettings
 
 log = logging.getLogger("bridge.spool")
 
+# Kafka errors that retrying the same record can never cure (not authorization: an
+# operator can fix that, and the drainer keeps retrying meanwhile)
+PERMANENT = (
+    MessageSizeTooLargeError,
+    RecordTooLargeError,
+    RecordListTooLargeError,
+    InvalidTopicError,
+    InvalidMessageError,
+    CorruptRecordException,
+    InvalidTimestampError,
+)
 READY_FILL = 0.9  # with Kafka away, /readyz stays 200 while the spool is below 90 % of its cap
 
 
@@ -51,12 +71,26 @@ class SendPublisher:
         acks: list[asyncio.Future[Any]] = []
         try:
             async with asyncio.timeout(budget):
-                for record in records:
-                    acks.append(await self.publisher.send(record))
-                await asyncio.gather(*acks)
+                for index, record in enumerate(records):
+                    acks.append(await self._send(index, record))
+                await asyncio.wait(acks)
         except BaseException:
             for ack in acks:  # the batch is retried whole: these outcomes are not needed
                 ack.add_done_callback(_consume_outcome)
+            raise
+        for index, ack in enumerate(acks):
+            error = ack.exception()
+            if isinstance(error, PERMANENT):
+                raise PermanentPublishError(index, repr(error))
+            if error is not None:
+                raise error
+
+    async def _send(self, index: int, record: OutgoingRecord) -> asyncio.Future[Any]:
+        try:
+            return await self.publisher.send(record)
+        except PublishFailed as exc:
+            if isinstance(exc.__cause__, PERMANENT):
+                raise PermanentPublishError(index, repr(exc.__cause__)) from exc
             raise
 
 
@@ -137,6 +171,9 @@ class SpoolCollector(Collector):
         )
         yield CounterMetricFamily(
             "regbridge_spool_drain_failures", "Drain batches that failed and were retried", counters.failures
+        )
+        yield CounterMetricFamily(
+            "regbridge_spool_rejected", "Records Kafka refused for good, set aside", counters.rejected
         )
         quarantined = sum(item.length for item in report.quarantined)
         yield GaugeMetricFamily(

@@ -163,3 +163,24 @@ async def test_a_restarted_bridge_replays_its_spool_first(
         await wait_metric(bridge, "regbridge_spool_depth", 0, within=120)
     landed = await consume(kafka_bootstrap, [f"{topic_prefix}.push"], expect=40)
     assert check_landed(landed, list(range(40))) == 0
+
+
+async def test_an_event_kafka_refuses_for_good_is_set_aside_not_blocking(
+    tmp_path: Path, kafka_bootstrap: str, topic_prefix: str, push_event: dict[str, Any]
+) -> None:
+    """An authenticated sender's 1.5 MiB event is over the producer's request size: it is
+    spooled (200), set aside in quarantine/, and the events after it flow."""
+    base = bridge_settings(kafka_bootstrap, topic_prefix, max_body_bytes=4 * 1024 * 1024)
+    async with running_bridge(spooled(base, tmp_path)) as bridge:
+        await wait_kafka_ready(bridge)
+        huge = copy.deepcopy(push_event) | {"id": "spool-huge", "padding": "x" * (1536 * 1024)}
+        answer = await bridge.post(registry_body({"events": [huge]}))
+        assert (answer.status_code, counts(answer)["spooled"]) == (200, 1)
+        await wait_metric(bridge, "regbridge_spool_rejected_total", 1)
+        for n in range(3):
+            assert (await bridge.post(body(push_event, n))).status_code == 200
+        await wait_metric(bridge, "regbridge_spool_depth", 0)
+    landed = await consume(kafka_bootstrap, [f"{topic_prefix}.push"], expect=3)
+    assert check_landed(landed, [0, 1, 2]) == 0
+    (rejected,) = (tmp_path / "quarantine").glob("rejected-*.seg")
+    assert b"spool-huge" in rejected.read_bytes()

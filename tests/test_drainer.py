@@ -11,9 +11,10 @@ import pytest
 
 from bridge.asyncspool import AsyncSpool
 from bridge.contract import OutgoingRecord
-from bridge.drainer import DrainPolicy, SpoolDrainer
+from bridge.drainer import DrainPolicy, PermanentPublishError, SpoolDrainer
 from bridge.embedded import EmbeddedBroker
 from bridge.spool import Spool, SpoolSettings
+from bridge.spoolframe import scan_segment
 from tests.support.kafka import Landed, consume
 from tests.support.publisher import ProducerPublisher
 from tests.support.spooled import event_id, record
@@ -214,3 +215,39 @@ async def damage_first_segment(directory: Path) -> None:
         segment.write_bytes(bytes(data))
 
     await asyncio.to_thread(flip)
+
+
+class PickyPublisher:
+    """Refuses, for good, every record whose event id is in ``poison``."""
+
+    def __init__(self, poison: set[str]) -> None:
+        self.poison = poison
+        self.kept: list[OutgoingRecord] = []
+
+    async def publish(self, records: Sequence[OutgoingRecord], budget: float) -> None:
+        for index, item in enumerate(records):
+            if event_id(item) in self.poison:
+                self.kept.extend(records[:index])  # landed before the refusal: replayed, duplicates
+                raise PermanentPublishError(index, "MessageSizeTooLargeError")
+        self.kept.extend(records)
+
+
+async def test_a_record_kafka_refuses_for_good_is_set_aside_and_blocks_nothing(tmp_path: Path) -> None:
+    spool = await opened(tmp_path)
+    for n in range(10):
+        await spool.append([record(n)])
+    publisher = PickyPublisher({"ev-4"})
+    drainer = SpoolDrainer(spool, publisher, FAST)
+    drainer.start()
+    try:
+        await asyncio.wait_for(drainer.wait_empty(), 60)
+    finally:
+        await drainer.stop()
+    assert list(dict.fromkeys(event_id(r) for r in publisher.kept)) == [
+        f"ev-{n}" for n in range(10) if n != 4
+    ]
+    assert (drainer.counters.rejected, drainer.counters.failures) == (1, 0)
+    (rejected,) = (tmp_path / "quarantine").glob("rejected-*.seg")
+    assert spool.stats().depth == 0
+    assert scan_segment(rejected.read_bytes()).frames[0].seq == 5
+    await spool.close()
