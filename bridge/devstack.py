@@ -13,6 +13,7 @@ import contextlib
 import os
 import secrets
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -28,6 +29,7 @@ from bridge.environ import Environ
 
 STOP_GRACE = 15.0
 DEV_SPOOL_DIR = "var/spool"
+WILDCARDS = ("0.0.0.0", "::", "")
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,7 +53,14 @@ class DevStack:
 
     @property
     def events_url(self) -> str:
-        return f"http://{self.host}:{self.port}/events"
+        """What the registry should call: the host name when listening on every address."""
+        host = socket.gethostname() if self.host in WILDCARDS else self.host
+        return f"http://{host}:{self.port}/events"
+
+    @property
+    def local_url(self) -> str:
+        host = "127.0.0.1" if self.host in WILDCARDS else self.host
+        return f"http://{host}:{self.port}"
 
 
 def dev_processes(stack: DevStack) -> list[ProcessSpec]:
@@ -135,7 +144,7 @@ class Supervisor:
 
 
 def wait_ready(stack: DevStack, supervisor: Supervisor, within: float = 30.0) -> bool:
-    url = f"http://{stack.host}:{stack.port}/readyz"
+    url = f"{stack.local_url}/readyz"
     deadline = time.monotonic() + within
     while time.monotonic() < deadline and not supervisor.stop_requested:
         with contextlib.suppress(httpx.HTTPError):
