@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import os
+import signal
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -184,3 +186,31 @@ async def test_an_event_kafka_refuses_for_good_is_set_aside_not_blocking(
     assert check_landed(landed, [0, 1, 2]) == 0
     (rejected,) = (tmp_path / "quarantine").glob("rejected-*.seg")
     assert b"spool-huge" in rejected.read_bytes()
+
+
+async def test_a_frozen_broker_is_absorbed_by_the_spool(
+    tmp_path: Path, topic_prefix: str, push_event: dict[str, Any]
+) -> None:
+    """SIGSTOP: connections stay open but nothing answers (a long GC pause, a partition)."""
+    broker = EmbeddedBroker(log_path=tmp_path / "tansu.log")
+    await asyncio.to_thread(broker.start)
+    assert broker.pid is not None
+    base = bridge_settings(broker.bootstrap_servers, topic_prefix, publish_timeout=0.5)
+    try:
+        async with running_bridge(spooled(base, tmp_path)) as bridge:
+            await wait_kafka_ready(bridge)
+            assert (await bridge.post(body(push_event, 0))).status_code == 200  # creates the topic
+            await wait_metric(bridge, "regbridge_spool_depth", 0)
+            os.killpg(broker.pid, signal.SIGSTOP)
+            try:
+                for n in range(1, 21):
+                    answer = await bridge.post(body(push_event, n))
+                    assert (answer.status_code, counts(answer)["spooled"]) == (200, 1)
+            finally:
+                os.killpg(broker.pid, signal.SIGCONT)
+            await wait_metric(bridge, "regbridge_spool_depth", 0, within=120)
+        landed = await consume(broker.bootstrap_servers, [f"{topic_prefix}.push"], expect=21, settle=1.0)
+        duplicates = check_landed(landed, list(range(21)))
+        print(f"sent=21 frozen_spooled=20 lost=0 duplicates={duplicates}")
+    finally:
+        broker.stop()
