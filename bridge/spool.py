@@ -126,6 +126,7 @@ class Spool:
         self._oldest_ms = 0
         self._fd: int | None = None
         self._broken = False
+        self.set_aside_bytes = 0  # moved to quarantine/ by set_aside since the open
 
     @classmethod
     def open(
@@ -259,6 +260,7 @@ class Spool:
             target = self.directory / QUARANTINE / f"rejected-{seq:020d}.{stamp}.seg"
             single = encode_frame(frame.payload, seq=seq, index=0, count=1, ts_ms=frame.ts_ms)
             write_durably(target, single)
+            self.set_aside_bytes += len(single)
         self.ack(seq)
         return target
 

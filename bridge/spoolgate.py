@@ -175,10 +175,10 @@ class SpoolCollector(Collector):
         yield CounterMetricFamily(
             "regbridge_spool_rejected", "Records Kafka refused for good, set aside", counters.rejected
         )
-        quarantined = sum(item.length for item in report.quarantined)
+        quarantined = sum(item.length for item in report.quarantined) + self.gate.spool.sync.set_aside_bytes
         yield GaugeMetricFamily(
             "regbridge_spool_quarantined_bytes",
-            "Damaged bytes moved aside when the spool opened",
+            "Bytes moved to quarantine/ since start-up: damage found on open, records Kafka refused",
             quarantined,
         )
 

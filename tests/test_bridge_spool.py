@@ -179,6 +179,7 @@ async def test_an_event_kafka_refuses_for_good_is_set_aside_not_blocking(
         answer = await bridge.post(registry_body({"events": [huge]}))
         assert (answer.status_code, counts(answer)["spooled"]) == (200, 1)
         await wait_metric(bridge, "regbridge_spool_rejected_total", 1)
+        assert await bridge.metric("regbridge_spool_quarantined_bytes") > 1536 * 1024
         for n in range(3):
             assert (await bridge.post(body(push_event, n))).status_code == 200
         await wait_metric(bridge, "regbridge_spool_depth", 0)

@@ -14,6 +14,7 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, 
 
 from bridge.contract import OutgoingRecord
 from bridge.spool import Spool, SpoolFull
+from bridge.spoolframe import decode_record, scan_segment
 from tests.support.spooled import record, unacked
 
 MAX_BYTES = 16 * 1024
@@ -57,6 +58,15 @@ class SpoolModel(RuleBasedStateMachine):
             assert self.spool.ack(batch[-1].seq) == len(batch)
             self.acked.update(item.record.value for item in batch)
             del self.expected[: len(batch)]
+
+    @precondition(lambda self: bool(self.expected))
+    @rule()
+    def set_aside(self) -> None:
+        """The oldest record is one Kafka refuses for good."""
+        (head,) = self.spool.peek(max_records=1)
+        target = self.spool.set_aside(head.seq)
+        assert decode_record(scan_segment(target.read_bytes()).frames[0].payload) == self.expected[0]
+        self.acked.add(self.expected.pop(0).value)
 
     @rule()
     def reopen(self) -> None:
