@@ -16,8 +16,7 @@ from starlette.types import Receive, Scope, Send
 
 from bridge.endpoints import BridgeState
 from bridge.logs import info_line
-from bridge.publisher import PublishFailed
-from bridge.receiver import Outcome
+from bridge.receiver import NotAcknowledged, Outcome
 
 log = logging.getLogger("bridge.request")
 
@@ -116,10 +115,14 @@ async def handle(scope: Scope, receive: Receive, headers: dict[bytes, bytes], st
     client = scope.get("client")
     try:
         outcome = await state.receiver.receive(body, client[0] if client else "")
-    except PublishFailed as exc:
-        log.warning("publish failed", extra={"fields": {"error": str(exc)}})
+    except NotAcknowledged as exc:
+        log.warning(
+            "publish failed", extra={"fields": {"error": str(exc), "event_ids": exc.outcome.event_ids}}
+        )
         retry = (b"retry-after", str(state.retry_after).encode())
-        return error(503, f"Kafka did not acknowledge: {exc}", "unavailable", (retry,))
+        answer = error(503, f"Kafka did not acknowledge: {exc}", "unavailable", (retry,))
+        answer.outcome = exc.outcome
+        return answer
     return outcome_answer(outcome)
 
 

@@ -3,7 +3,9 @@
 Errors::
 
     PublishFailed        a record was not acknowledged (answered 503 + Retry-After)
-    └── NotConnected     there is no connected producer (yet, or any more)
+    ├── NotConnected     there is no connected producer (yet, or any more)
+    └── NotAcknowledged  (bridge.receiver) a body's records were not all acknowledged in
+                         time; carries what the body held, for the log line
 
 A ``Publisher`` takes one record at a time and returns an awaitable that completes when
 the record is safe. For ``KafkaPublisher`` that is Kafka's acks=all acknowledgement; a

@@ -4,7 +4,8 @@ deduplicate, publish, and wait for every acknowledgement within the publish budg
 The answer is safe to give only when the returned :class:`Outcome` says so: 200/202 means
 every record this body produced was acknowledged (or was acknowledged before, for
 duplicates), or, with a spool (``bridge.spoolgate``), is fsync'd in the spool;
-:class:`~bridge.publisher.PublishFailed` means the caller must answer 503.
+:class:`NotAcknowledged` (a :class:`~bridge.publisher.PublishFailed`) means the caller must
+answer 503.
 """
 
 from __future__ import annotations
@@ -79,6 +80,15 @@ class Outcome:
         return answer
 
 
+class NotAcknowledged(PublishFailed):
+    """Some record of a body was not acknowledged in time; ``outcome`` says what the body
+    held (its event ids, for the log line). The caller answers 503."""
+
+    def __init__(self, reason: str, outcome: Outcome) -> None:
+        super().__init__(reason)
+        self.outcome = outcome
+
+
 @dataclass(slots=True)
 class _Plan:
     """Records to send (with the event id to track, None for quarantine) and acks to join."""
@@ -109,8 +119,15 @@ class Receiver:
         self.spool = spool
 
     async def receive(self, body: bytes, source: str = "") -> Outcome:
-        """Raises :class:`PublishFailed` when a record was not acknowledged in time."""
+        """Raises :class:`NotAcknowledged` when a record was not acknowledged in time."""
         outcome = Outcome()
+        try:
+            return await self._receive(body, source, outcome)
+        except PublishFailed as exc:
+            outcome.status, outcome.error = 503, str(exc)
+            raise NotAcknowledged(str(exc), outcome) from exc
+
+    async def _receive(self, body: bytes, source: str, outcome: Outcome) -> Outcome:
         try:
             raw_events = parse_envelope(body)
         except InvalidEnvelope as exc:

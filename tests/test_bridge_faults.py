@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import signal
 import time
@@ -32,7 +33,10 @@ async def wait_status(bridge: RunningBridge, path: str, status: int, within: flo
         await asyncio.sleep(0.1)
 
 
-async def test_broker_down_at_start_up(topic_prefix: str, fixture_envelopes: list[dict[str, Any]]) -> None:
+async def test_broker_down_at_start_up(
+    topic_prefix: str, fixture_envelopes: list[dict[str, Any]], caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="bridge.request")
     closed = f"127.0.0.1:{free_port()}"
     async with running_bridge(bridge_settings(closed, topic_prefix), ready=False) as bridge:
         await asyncio.sleep(1.0)
@@ -43,6 +47,9 @@ async def test_broker_down_at_start_up(topic_prefix: str, fixture_envelopes: lis
         assert answer.headers["retry-after"] == "1"
         assert "error" in answer.json()
         assert await bridge.metric("regbridge_events_published_total") == 0
+    lines = [getattr(r, "fields", {}) for r in caplog.records if r.getMessage() == "POST /events"]
+    event_id = fixture_envelopes[0]["envelope"]["events"][0]["id"]
+    assert {"status": 503, "outcome": "unavailable", "event_ids": [event_id]}.items() <= lines[-1].items()
 
 
 async def test_broker_lost_mid_run_then_back_on_the_same_port(
