@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bridge.contract import OutgoingRecord
@@ -25,11 +25,15 @@ records = st.builds(
     headers=st.lists(st.tuples(st.text(max_size=20), st.binary(max_size=40)), max_size=6),
 )
 
+# shared CPU: a slow example must not read as a flaky one
+NO_DEADLINE = settings(deadline=None)
+
 
 def frame_of(item: OutgoingRecord, seq: int = 1, index: int = 0, count: int = 1) -> bytes:
     return encode_frame(encode_record(item), seq=seq, index=index, count=count, ts_ms=1_700_000_000_000)
 
 
+@NO_DEADLINE
 @given(records)
 def test_every_record_round_trips(item: OutgoingRecord) -> None:
     frame = parse_frame(frame_of(item, seq=42), 0)
@@ -37,6 +41,7 @@ def test_every_record_round_trips(item: OutgoingRecord) -> None:
     assert decode_record(frame.payload) == item
 
 
+@NO_DEADLINE
 @given(records, st.data())
 def test_any_flipped_byte_is_caught(item: OutgoingRecord, data: st.DataObject) -> None:
     raw = bytearray(frame_of(item))
@@ -46,6 +51,7 @@ def test_any_flipped_byte_is_caught(item: OutgoingRecord, data: st.DataObject) -
         parse_frame(bytes(raw), 0)
 
 
+@NO_DEADLINE
 @given(records, st.data())
 def test_any_truncation_is_caught(item: OutgoingRecord, data: st.DataObject) -> None:
     raw = frame_of(item)
@@ -53,12 +59,14 @@ def test_any_truncation_is_caught(item: OutgoingRecord, data: st.DataObject) -> 
         parse_frame(raw[: data.draw(st.integers(0, len(raw) - 1))], 0)
 
 
+@NO_DEADLINE
 @given(st.binary(max_size=2000))
 def test_scanning_random_bytes_never_raises(noise: bytes) -> None:
     scan = scan_segment(noise)
     assert all(d.offset < d.end <= len(noise) for d in scan.damage)
 
 
+@NO_DEADLINE
 @given(st.lists(records, min_size=1, max_size=5), st.binary(min_size=1, max_size=100), st.data())
 def test_scan_skips_noise_between_intact_frames(
     items: list[OutgoingRecord], noise: bytes, data: st.DataObject
