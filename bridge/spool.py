@@ -6,13 +6,14 @@ cannot acknowledge in time. Standard library only (no Starlette, no aiokafka).
   (format in ``bridge.spoolframe``).
 * :meth:`Spool.peek` reads in order from the oldest unacknowledged record;
   :meth:`Spool.ack` (once Kafka has acknowledged) moves a durable checkpoint forward
-  and deletes drained segments.
+  and deletes drained segments; :meth:`Spool.set_aside` moves the oldest record to
+  ``quarantine/`` instead (a record Kafka will never take).
 * :meth:`Spool.open` recovers everything not acknowledged, and quarantines damage
   (``bridge.spoolrecovery``). Delivery is at least once: a record published but not yet
   checkpointed when the process dies is published again, with the same event id, which
   downstream deduplicates.
 
-:class:`AsyncSpool` runs the blocking file I/O in a worker thread.
+:class:`~bridge.asyncspool.AsyncSpool` runs the blocking file I/O in a worker thread.
 
 Errors::
 
