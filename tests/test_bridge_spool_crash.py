@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import json
 import os
 import signal
 import subprocess
@@ -74,10 +75,14 @@ def wait_for(check: Any, what: str, within: float = 60.0) -> None:
         time.sleep(0.1)
 
 
-def spool_depth(url: str) -> float:
+def metric(url: str, name: str) -> float:
     text = httpx.get(url + "/metrics", timeout=5).text
-    (line,) = [line for line in text.splitlines() if line.startswith("regbridge_spool_depth ")]
+    (line,) = [line for line in text.splitlines() if line.startswith(name + " ")]
     return float(line.split()[1])
+
+
+def spool_depth(url: str) -> float:
+    return metric(url, "regbridge_spool_depth")
 
 
 def test_sigkill_with_a_non_empty_spool_then_restart_drains_everything(
@@ -114,3 +119,36 @@ def test_a_spool_directory_in_use_stops_the_start_up(tmp_path: Path, topic_prefi
         holder.close()
     assert result.returncode != 0
     assert "cannot open the spool" in result.stdout and "in use by another spool" in result.stdout
+
+
+def test_a_torn_spool_tail_is_reported_and_the_intact_prefix_drains(
+    tmp_path: Path, kafka_bootstrap: str, topic_prefix: str, fixture_envelopes: list[dict[str, Any]]
+) -> None:
+    template = fixture_envelopes[0]["envelope"]["events"][0]
+    closed = f"127.0.0.1:{free_port()}"
+    log = tmp_path / "bridge.log"
+    with serve(closed, tmp_path / "spool", topic_prefix, log) as (process, url):
+        for n in range(10):
+            event = copy.deepcopy(template) | {"id": f"torn-{n:03d}"}
+            answer = httpx.post(url + "/events", content=registry_body({"events": [event]}), headers=auth())
+            assert counts(answer)["spooled"] == 1
+        os.killpg(process.pid, signal.SIGKILL)
+    (segment,) = (tmp_path / "spool").glob("*.seg")
+    with segment.open("r+b") as file:  # a torn write: the last record is cut short
+        file.truncate(segment.stat().st_size - 7)
+    with serve(kafka_bootstrap, tmp_path / "spool", topic_prefix, log) as (process, url):
+        wait_for(lambda: spool_depth(url) == 0, "the spool to drain")
+        quarantined = metric(url, "regbridge_spool_quarantined_bytes")
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=30) == 0
+    assert quarantined > 0
+    lines = [json.loads(line) for line in log.read_text().splitlines() if line.startswith("{")]
+    reported = [line for line in lines if line["level"] == "error" and line["logger"] == "bridge.spool"]
+    assert [(line["msg"], line["reason"]) for line in reported] == [
+        ("spool damage quarantined", "truncated frame payload")
+    ]
+    topic = f"{topic_prefix}.{'push' if template['action'] == 'push' else 'pull'}"
+    landed = asyncio.run(consume(kafka_bootstrap, [topic], expect=9))
+    assert list(dict.fromkeys(r.headers["event-id"].decode() for r in landed)) == [
+        f"torn-{n:03d}" for n in range(9)
+    ]
