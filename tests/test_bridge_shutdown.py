@@ -4,6 +4,7 @@ requests in flight finish (here: held by a frozen broker), then the process exit
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
 import subprocess
@@ -109,7 +110,8 @@ async def test_sigterm_drains_requests_in_flight(
 ) -> None:
     envelope = fixture_envelopes[2]["envelope"]
     with EmbeddedBroker(log_path=artifacts_dir / "tansu-shutdown.log") as broker:
-        log = artifacts_dir / "bridge-shutdown.log"
+        log = artifacts_dir / "bridge-sigterm.log"
+        log.unlink(missing_ok=True)
         async with serve_process(broker.bootstrap_servers, topic_prefix, log) as (process, client):
             assert (
                 await client.post("/events", content=event_body(envelope, 0), headers=auth())
@@ -133,6 +135,13 @@ async def test_sigterm_drains_requests_in_flight(
             assert await wait_exit(process, 30) == 0
         landed = await consume(broker.bootstrap_servers, [f"{topic_prefix}.push"], expect=4, settle=1.0)
     assert sorted(r.headers["event-id"][-4:] for r in landed) == [b"0000", b"0001", b"0002", b"0003"]
+    lines = [json.loads(line) for line in log.read_text().splitlines() if line.startswith("{")]
+    requests = [line for line in lines if line["msg"] == "POST /events" and line.get("event_ids")]
+    published = [r for r in requests if r["status"] == 200 and r["event_ids"][0].endswith(("1", "2", "3"))]
+    assert len(published) >= 3  # one JSON line per request: ids, topic, outcome, ms
+    assert all(r["topics"] == [f"{topic_prefix}.push"] and r["outcome"] == "published" for r in published)
+    assert all(isinstance(r["ms"], float) for r in published)
+    assert any(line["msg"] == "POST /events" and line["outcome"] == "draining" for line in lines)
 
 
 async def test_second_signal_forces_the_exit(
