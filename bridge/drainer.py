@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
@@ -28,6 +29,7 @@ from bridge.contract import OutgoingRecord
 from bridge.spool import Spooled
 
 log = logging.getLogger("bridge.drainer")
+LOG_EVERY = 30.0  # seconds between two "spool drain failed" lines of one outage
 
 
 class PermanentPublishError(Exception):
@@ -79,6 +81,7 @@ class SpoolDrainer:
         self.counters = DrainCounters()
         self._task: asyncio.Task[None] | None = None
         self._empty = asyncio.Event()
+        self._logged_at = float("-inf")
 
     def start(self) -> None:
         if self._task is None:
@@ -139,6 +142,7 @@ class SpoolDrainer:
         self.counters.published += len(batch)
         self.counters.batches += 1
         if not self.spool.depth:
+            self._logged_at = float("-inf")  # the next outage is logged at once
             log.info("spool drained", extra={"fields": self._fields()})
         return len(batch)
 
@@ -153,9 +157,15 @@ class SpoolDrainer:
         )
 
     def _failed(self, exc: Exception, delay: float) -> None:
+        """Count every failure; log the first, then one line per ``LOG_EVERY`` seconds."""
         self.counters.failures += 1
         self.counters.last_error = repr(exc)
-        log.warning("spool drain failed; retrying", extra={"fields": {**self._fields(), "retry_in": delay}})
+        now = time.monotonic()
+        if now - self._logged_at >= LOG_EVERY:
+            self._logged_at = now
+            log.warning(
+                "spool drain failed; retrying", extra={"fields": {**self._fields(), "retry_in": delay}}
+            )
 
     def _fields(self) -> dict[str, object]:
         stats = self.spool.stats()

@@ -4,6 +4,7 @@ the real test broker, and across a broker that is killed and restarted on its po
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -65,7 +66,10 @@ async def opened(directory: Path) -> AsyncSpool:
     return await AsyncSpool.open(SpoolSettings(directory=directory))
 
 
-async def test_drainer_retries_until_the_publisher_takes_the_batch(tmp_path: Path) -> None:
+async def test_drainer_retries_until_the_publisher_takes_the_batch(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="bridge.drainer")
     spool = await opened(tmp_path)
     sent = [r for group in groups("a", 12) for r in group]
     for group in groups("a", 12):
@@ -78,6 +82,8 @@ async def test_drainer_retries_until_the_publisher_takes_the_batch(tmp_path: Pat
     finally:
         await drainer.stop()
     assert drainer.counters.failures == 3
+    lines = [r.getMessage() for r in caplog.records if r.name == "bridge.drainer"]
+    assert lines == ["spool drain failed; retrying", "spool drained"]  # one line per outage, not per retry
     assert drainer.counters.published == len(sent)
     assert by_key([(r.key, event_id(r)) for r in publisher.kept]) == by_key(
         [(r.key, event_id(r)) for r in sent]
