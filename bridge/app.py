@@ -1,7 +1,8 @@
 """The Starlette app: ``create_app(settings)``. The lifespan makes the Kafka publisher,
-the dedupe window, the metrics and the receiver, and hands them to the endpoints
-through ``request.state.bridge``; on shutdown it flushes and stops the producer within
-what is left of the grace period."""
+the spool and its drainer (when ``REGBRIDGE_SPOOL_DIR`` is set), the dedupe window, the
+metrics and the receiver, and hands them to the endpoints through
+``request.state.bridge``; on shutdown it stops the drainer, then flushes and stops the
+producer within what is left of the grace period."""
 
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ from bridge.metrics import BridgeMetrics
 from bridge.publisher import KafkaPublisher, Publisher
 from bridge.receiver import Receiver
 from bridge.settings import BridgeSettings
+from bridge.spoolgate import SpoolGate, spooling
 
 log = logging.getLogger("bridge.app")
 
@@ -41,7 +43,9 @@ def kafka_publisher(settings: BridgeSettings) -> Publisher:
     )
 
 
-def build_state(settings: BridgeSettings, publisher: Publisher, lifecycle: Lifecycle) -> BridgeState:
+def build_state(
+    settings: BridgeSettings, publisher: Publisher, lifecycle: Lifecycle, spool: SpoolGate | None = None
+) -> BridgeState:
     event_filter = EventFilter.build(
         settings.ignore_media_types,
         settings.ignore_actions,
@@ -49,6 +53,8 @@ def build_state(settings: BridgeSettings, publisher: Publisher, lifecycle: Lifec
         settings.repositories_exclude,
     )
     bridge_metrics = BridgeMetrics(lambda: float(lifecycle.in_flight))
+    if spool is not None:
+        spool.register(bridge_metrics.registry)
     receiver = Receiver(
         publisher,
         settings.router,
@@ -56,6 +62,7 @@ def build_state(settings: BridgeSettings, publisher: Publisher, lifecycle: Lifec
         DedupeWindow(settings.dedupe_window),
         bridge_metrics,
         settings.publish_timeout,
+        spool,
     )
     return BridgeState(
         receiver=receiver,
@@ -65,6 +72,7 @@ def build_state(settings: BridgeSettings, publisher: Publisher, lifecycle: Lifec
         lifecycle=lifecycle,
         max_body_bytes=settings.max_body_bytes,
         retry_after=settings.retry_after_seconds,
+        spool=spool,
     )
 
 
@@ -81,7 +89,8 @@ def create_app(
         publisher = publisher_factory(settings)
         await publisher.start()
         try:
-            yield {"bridge": build_state(settings, publisher, shared)}
+            async with spooling(settings.spool, publisher) as spool:
+                yield {"bridge": build_state(settings, publisher, shared, spool)}
         finally:
             await publisher.stop(max(shared.remaining(), 1.0))
             log.info("Kafka producer stopped")

@@ -43,3 +43,13 @@ def dev(host: str, port: int, kafka_port: int) -> None:
     from bridge.devstack import run_dev
 
     sys.exit(run_dev(Environ(), host, port, kafka_port))
+
+
+@main.command("spool-inspect")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True))
+def spool_inspect(paths: tuple[str, ...]) -> None:
+    """Print the records and damaged spans of spool files as JSON lines (a spool
+    directory, a segment, or a quarantined file)."""
+    from bridge.spoolinspect import main as inspect
+
+    sys.exit(inspect(list(paths)))

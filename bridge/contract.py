@@ -159,7 +159,11 @@ class Event:
 
 
 def parse_envelope(body: bytes) -> list[Any]:
-    """The ``events`` list of a notification envelope, items not yet validated."""
+    """The ``events`` list of a notification envelope, items not yet validated.
+
+    orjson reads up to 1024 levels of nesting but writes only 254, so an envelope
+    that nests deeper than it can write back is refused here, as a whole: otherwise
+    re-encoding one of its events (for Kafka or for quarantine) would raise."""
     try:
         decoded = orjson.loads(body)
     except orjson.JSONDecodeError as exc:
@@ -169,6 +173,10 @@ def parse_envelope(body: bytes) -> list[Any]:
     events = decoded.get("events")
     if not isinstance(events, list):
         raise InvalidEnvelope("envelope has no 'events' list")
+    try:
+        orjson.dumps(events)
+    except orjson.JSONEncodeError as exc:
+        raise InvalidEnvelope(f"envelope cannot be re-encoded: {exc}") from None
     return events
 
 

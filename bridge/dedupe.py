@@ -58,6 +58,12 @@ class DedupeWindow:
         while len(self._published) > self.size:
             self._published.popitem(last=False)
 
+    def spooled(self, event_id: str) -> None:
+        """The event is safe in the spool: remember it, and let no retry wait on the
+        Kafka ack of an earlier copy any more."""
+        self._in_flight.pop(event_id, None)
+        self.remember(event_id)
+
     def _settle(self, event_id: str, ack: asyncio.Future[Any]) -> None:
         if self._in_flight.get(event_id) is ack:
             del self._in_flight[event_id]

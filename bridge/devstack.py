@@ -19,6 +19,7 @@ import sys
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from types import FrameType
 
 import httpx
@@ -27,6 +28,7 @@ from bridge.embedded import EmbeddedBroker, port_open
 from bridge.environ import Environ
 
 STOP_GRACE = 15.0
+DEV_SPOOL_DIR = "var/spool"
 WILDCARDS = ("0.0.0.0", "::", "")
 
 
@@ -47,6 +49,7 @@ class DevStack:
     token: str
     host: str
     port: int
+    spool_dir: str = ""  # REGBRIDGE_SPOOL_DIR for the bridge; "" turns the spool off
 
     @property
     def events_url(self) -> str:
@@ -63,11 +66,17 @@ class DevStack:
 def dev_processes(stack: DevStack) -> list[ProcessSpec]:
     """The processes of ``make run``, started in this order and stopped in reverse."""
     kafka = {"REGBRIDGE_KAFKA_BOOTSTRAP_SERVERS": stack.bootstrap_servers}
-    bridge_env = {**kafka, "REGBRIDGE_AUTH_TOKENS": stack.token}
+    bridge_env = {**kafka, "REGBRIDGE_AUTH_TOKENS": stack.token, "REGBRIDGE_SPOOL_DIR": stack.spool_dir}
     serve = ["serve", "--host", stack.host, "--port", str(stack.port)]
     return [
         ProcessSpec("bridge", [sys.executable, "-m", "bridge", *serve], bridge_env),
     ]
+
+
+def dev_spool_dir(env: Environ) -> str:
+    """``REGBRIDGE_SPOOL_DIR`` when set (empty turns the spool off), else ``var/spool``."""
+    chosen = env.raw("SPOOL_DIR")
+    return str(Path(DEV_SPOOL_DIR).resolve()) if chosen is None else chosen.strip()
 
 
 def registry_snippet(stack: DevStack) -> str:
@@ -153,7 +162,7 @@ def run_dev(env: Environ, host: str, port: int, kafka_port: int) -> int:
         kafka_port = 0
     broker = EmbeddedBroker(port=kafka_port)
     broker.start()
-    stack = DevStack(broker.bootstrap_servers, token, host, port)
+    stack = DevStack(broker.bootstrap_servers, token, host, port, dev_spool_dir(env))
     supervisor = Supervisor(dev_processes(stack))
     previous = {sig: signal.signal(sig, supervisor.on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:

@@ -16,6 +16,7 @@ from bridge.lifecycle import Lifecycle
 from bridge.metrics import BridgeMetrics
 from bridge.publisher import Publisher
 from bridge.receiver import Receiver
+from bridge.spoolgate import SpoolGate
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,6 +30,7 @@ class BridgeState:
     lifecycle: Lifecycle
     max_body_bytes: int
     retry_after: int
+    spool: SpoolGate | None = None
 
 
 def json_response(content: dict[str, Any], status: int) -> Response:
@@ -40,12 +42,18 @@ async def healthz(request: Request) -> Response:
 
 
 async def readyz(request: Request) -> Response:
+    """503 while draining, or when Kafka is away and there is no spool with room to
+    take the events instead; with a spool, the body reports it."""
     state: BridgeState = request.state.bridge
+    spool = state.spool
+    extra: dict[str, Any] = {"kafka": "ready" if state.publisher.ready else "unavailable"}
+    if spool is not None:
+        extra["spool"] = spool.report()
     if state.lifecycle.draining:
-        return json_response({"status": "draining"}, 503)
-    if not state.publisher.ready:
-        return json_response({"status": "kafka unavailable"}, 503)
-    return json_response({"status": "ready"}, 200)
+        return json_response({"status": "draining", **extra}, 503)
+    if not state.publisher.ready and (spool is None or not spool.has_room):
+        return json_response({"status": "kafka unavailable", **extra}, 503)
+    return json_response({"status": "ready", **extra}, 200)
 
 
 async def metrics(request: Request) -> Response:

@@ -3,8 +3,9 @@ deduplicate, publish, and wait for every acknowledgement within the publish budg
 
 The answer is safe to give only when the returned :class:`Outcome` says so: 200/202 means
 every record this body produced was acknowledged (or was acknowledged before, for
-duplicates); :class:`NotAcknowledged` (a :class:`~bridge.publisher.PublishFailed`) means the
-caller must answer 503.
+duplicates), or, with a spool (``bridge.spoolgate``), is fsync'd in the spool;
+:class:`NotAcknowledged` (a :class:`~bridge.publisher.PublishFailed`) means the caller must
+answer 503.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from bridge.dedupe import DedupeWindow
 from bridge.filters import EventFilter
 from bridge.metrics import BridgeMetrics
 from bridge.publisher import Publisher, PublishFailed
+from bridge.spoolgate import SpoolGate
 
 
 @dataclass(slots=True)
@@ -40,6 +42,7 @@ class Outcome:
     event_ids: list[str] = field(default_factory=list)
     topics: list[str] = field(default_factory=list)
     published: int = 0
+    spooled: int = 0
     duplicates: int = 0
     filtered: int = 0
     quarantined: int = 0
@@ -49,6 +52,8 @@ class Outcome:
     def outcome(self) -> str:
         if self.error and self.quarantined and not self.event_ids:
             return "quarantined"
+        if self.spooled:
+            return "spooled"
         if self.published:
             return "published"
         if self.duplicates:
@@ -58,12 +63,15 @@ class Outcome:
         return "quarantined" if self.quarantined else "empty"
 
     def counts(self) -> dict[str, int]:
-        return {
+        counts = {
             "published": self.published,
             "duplicates": self.duplicates,
             "filtered": self.filtered,
             "quarantined": self.quarantined,
         }
+        if self.spooled:
+            counts["spooled"] = self.spooled
+        return counts
 
     def body(self) -> dict[str, Any]:
         answer: dict[str, Any] = dict(self.counts())
@@ -100,6 +108,7 @@ class Receiver:
         dedupe: DedupeWindow,
         metrics: BridgeMetrics,
         budget: float,
+        spool: SpoolGate | None = None,
     ) -> None:
         self.publisher = publisher
         self.router = router
@@ -107,6 +116,7 @@ class Receiver:
         self.dedupe = dedupe
         self.metrics = metrics
         self.budget = budget
+        self.spool = spool
 
     async def receive(self, body: bytes, source: str = "") -> Outcome:
         """Raises :class:`NotAcknowledged` when a record was not acknowledged in time."""
@@ -170,24 +180,54 @@ class Receiver:
         if not plan.sends and not plan.joins:
             return
         started = time.perf_counter()
-        acks = await self._send_all(plan)
-        remaining = self.budget - (time.perf_counter() - started)
-        pending = await all_done(acks, max(remaining, 0.0))
-        failed = [ack for ack in acks if ack.done() and ack.exception() is not None]
-        if pending or failed:
+        try:
+            if self.spool is not None and self.spool.engaged:
+                await self._spool(plan, outcome, started)  # queue behind what waits there
+                return
+            try:
+                await self._acknowledged(await self._send_all(plan), started)
+            except PublishFailed:
+                if self.spool is None:
+                    raise
+                await self._spool(plan, outcome, started)
+                return
+        except PublishFailed:
             self.metrics.publish_failures.inc()
-            why = (
-                f"{pending} not acknowledged within {self.budget}s"
-                if pending
-                else repr(failed[0].exception())
-            )
-            raise PublishFailed(why)
+            raise
         self.metrics.publish_latency.observe(time.perf_counter() - started)
         for event_id, record in plan.sends:
             self.metrics.count_published(record.topic)
             if record.topic not in outcome.topics:
                 outcome.topics.append(record.topic)
             outcome.published += event_id is not None
+
+    async def _acknowledged(self, acks: list[asyncio.Future[Any]], started: float) -> None:
+        """Wait for ``acks`` within what is left of the budget; :class:`PublishFailed` if not."""
+        if not acks:
+            return
+        remaining = self.budget - (time.perf_counter() - started)
+        pending = await all_done(acks, max(remaining, 0.0))
+        failed = [ack for ack in acks if ack.done() and ack.exception() is not None]
+        if pending or failed:
+            why = (
+                f"{pending} not acknowledged within {self.budget}s"
+                if pending
+                else repr(failed[0].exception())
+            )
+            raise PublishFailed(why)
+
+    async def _spool(self, plan: _Plan, outcome: Outcome, started: float) -> None:
+        """Keep the envelope's records in the spool (fsync'd), to be drained in order.
+        An earlier copy of one of its events still in flight must be acknowledged first."""
+        assert self.spool is not None
+        await self._acknowledged(plan.joins, started)
+        await self.spool.keep([record for _, record in plan.sends])
+        for event_id, record in plan.sends:
+            if event_id is not None:
+                self.dedupe.spooled(event_id)
+                outcome.spooled += 1
+            if record.topic not in outcome.topics:
+                outcome.topics.append(record.topic)
 
     async def _send_all(self, plan: _Plan) -> list[asyncio.Future[Any]]:
         acks: list[asyncio.Future[Any]] = list(plan.joins)
@@ -199,7 +239,6 @@ class Receiver:
                         self.dedupe.track(event_id, ack)
                     acks.append(ack)
         except TimeoutError:
-            self.metrics.publish_failures.inc()
             raise PublishFailed(f"records not handed to Kafka within {self.budget}s") from None
         return acks
 

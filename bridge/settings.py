@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 
 from bridge.contract import DEFAULT_PREFIX, DEFAULT_ROUTES, TopicRouter
 from bridge.environ import PREFIX, ConfigError, Environ
+from bridge.spool import SpoolSettings
 
 MIB = 1024 * 1024
 DEFAULT_BOOTSTRAP = "localhost:9092"
@@ -39,6 +40,7 @@ class BridgeSettings:
     kafka_client_id: str = "registry-kafka-bridge"
     log_level: str = "INFO"
     log_format: str = "auto"
+    spool: SpoolSettings = field(default_factory=SpoolSettings)  # off unless REGBRIDGE_SPOOL_DIR is set
 
     @classmethod
     def from_environ(cls, env: Environ) -> BridgeSettings:
@@ -62,6 +64,7 @@ class BridgeSettings:
             kafka_client_id=env.text("KAFKA_CLIENT_ID", "registry-kafka-bridge"),
             log_level=env.text("LOG_LEVEL", "INFO").upper(),
             log_format=env.text("LOG_FORMAT", "auto").lower(),
+            spool=SpoolSettings.from_environ(env),
         )
         settings.check()
         return settings
@@ -80,6 +83,11 @@ class BridgeSettings:
         for action, suffix in self.topic_routes.items():
             if not _TOPIC_PART.match(suffix):
                 raise ConfigError(f"{PREFIX}TOPIC_ROUTES: {action}={suffix!r} is not a valid topic suffix")
+        if self.spool.directory is not None and self.spool.max_bytes < 2 * self.max_body_bytes:
+            raise ConfigError(
+                f"{PREFIX}SPOOL_MAX_BYTES={self.spool.max_bytes} must be at least twice "
+                f"{PREFIX}MAX_BODY_BYTES={self.max_body_bytes}, or the largest bodies could never be spooled"
+            )
         if self.log_format not in _LOG_FORMATS:
             raise ConfigError(
                 f"{PREFIX}LOG_FORMAT={self.log_format!r} must be one of {', '.join(_LOG_FORMATS)}"

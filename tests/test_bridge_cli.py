@@ -60,7 +60,8 @@ def test_dev_runs_broker_and_bridge_prints_the_snippet_and_stops_cleanly(
     log = tmp_path / "dev.log"
     argv = [sys.executable, "-m", "bridge", "dev", "--port", str(port), "--kafka-port", str(kafka_port)]
     with open(log, "wb") as out:
-        process = subprocess.Popen(argv, env=clean_env(), stdout=out, stderr=subprocess.STDOUT)
+        env = clean_env(REGBRIDGE_SPOOL_DIR=str(tmp_path / "spool"))  # not the checkout's var/spool
+        process = subprocess.Popen(argv, env=env, stdout=out, stderr=subprocess.STDOUT)
     try:
         token = read_until(log, r"Authorization: \[Bearer ([^\]]+)\]", process).group(1)
         text = log.read_text()
@@ -79,3 +80,4 @@ def test_dev_runs_broker_and_bridge_prints_the_snippet_and_stops_cleanly(
             process.wait()
     assert not port_open("127.0.0.1", port) and not port_open("127.0.0.1", kafka_port)
     assert "[dev] embedded broker stopped" in log.read_text()
+    assert (tmp_path / "spool" / "lock").exists()  # the bridge ran with its spool
