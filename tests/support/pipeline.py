@@ -21,10 +21,11 @@ from typing import Any
 
 from bridge.contract import TopicRouter
 from bridge.embedded import free_port
+from bridge.localregistry import Notifications
 from tests.support.database import processed_count, read_table
 from tests.support.kafka import Landed
 from tests.support.processes import ServiceProcess, venv_command
-from tests.support.registry import LocalRegistry, Notifications
+from tests.support.registry import LocalRegistry
 
 TOKEN = "e2e-pipeline-token"
 HANDLERS = ("push", "pull", "other")
