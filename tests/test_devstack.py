@@ -59,21 +59,33 @@ class Dev:
 
     def children(self) -> list[int]:
         """The pids whose parent is the dev process (the broker and every supervised process)."""
-        pids = []
-        for stat in Path("/proc").glob("[0-9]*/stat"):
-            with contextlib.suppress(OSError, IndexError, ValueError):
-                fields = stat.read_text().rsplit(")", 1)[1].split()
-                if int(fields[1]) == self.process.pid:
-                    pids.append(int(stat.parent.name))
-        return pids
+        return [pid for pid in _pids() if _stat(pid)[1:2] == [str(self.process.pid)]]
+
+    def started(self) -> list[int]:
+        """Every live process working in the test's directory but the dev process itself: what
+        it started, even once orphaned (children inherit the working directory)."""
+        found = []
+        for pid in _pids():
+            with contextlib.suppress(OSError):
+                if Path(f"/proc/{pid}/cwd").resolve() == self.cwd.resolve() and pid != self.process.pid:
+                    found.append(pid)
+        return [pid for pid in found if _alive(pid)]
+
+
+def _pids() -> list[int]:
+    return [int(entry.name) for entry in Path("/proc").iterdir() if entry.name.isdigit()]
+
+
+def _stat(pid: int) -> list[str]:
+    """State, parent pid, ... (the fields after the command name), or [] once gone."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return []
 
 
 def _alive(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except (OSError, IndexError):
-        return False
-    return state != "Z"
+    return _stat(pid)[:1] not in ([], ["Z"])
 
 
 def _wait_for_banner(dev: Dev, within: float = 180.0) -> None:
@@ -93,17 +105,25 @@ def dev(tmp_path: Path) -> Iterator[Dev]:
             argv, cwd=tmp_path, env=clean_env(), stdout=out, stderr=subprocess.STDOUT, start_new_session=True
         )
     running = Dev(process, log, tmp_path)
-    children: list[int] = []
     try:
         _wait_for_banner(running)
-        children = running.children()
         yield running
     finally:
-        for pid in [process.pid, *children]:  # only if the test failed before a clean stop
-            if _alive(pid):
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(pid, signal.SIGKILL)
-        process.wait(timeout=30)
+        _stop_everything(running)
+
+
+def _stop_everything(dev: Dev) -> None:
+    """After a failed test: Ctrl-C first, then SIGKILL whatever is left, by pid."""
+    if dev.process.poll() is None:
+        dev.process.send_signal(signal.SIGINT)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            dev.process.wait(timeout=60)
+    if dev.process.poll() is None:
+        os.killpg(dev.process.pid, signal.SIGKILL)
+    for pid in dev.started():
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+    dev.process.wait(timeout=30)
 
 
 def _demo_digest(cwd: Path) -> str:
@@ -125,6 +145,7 @@ def _tags_in_dashboard(url: str, within: float = 90.0) -> list[dict[str, str]]:
 def test_make_run_demo_pushes_a_sample_image_through_and_stops_cleanly(dev: Dev) -> None:
     children = dev.children()
     assert len(children) == 7, "broker, bridge, three consumers, dashboard and registry"
+    assert sorted(dev.started()) == sorted(children)
     token = dev.found(r"Authorization: \[Bearer ([^\]]+)\]")
     bridge = dev.found(r"^\[dev\] bridge ready: POST (http://127\.0\.0\.1:\d+)/events$")
     bootstrap = dev.found(r"embedded Kafka broker \(Tansu, in memory\) on (\S+)$")
@@ -146,6 +167,7 @@ def test_make_run_demo_pushes_a_sample_image_through_and_stops_cleanly(dev: Dev)
     dev.process.send_signal(signal.SIGINT)  # Ctrl-C
     assert dev.process.wait(timeout=120) == 0, dev.text()
     assert [pid for pid in children if _alive(pid)] == []
+    assert dev.started() == [], "no process left working in the demo's directory"
     assert "[dev] embedded broker stopped" in dev.text()
     ports = [int(p) for p in re.findall(r"127\.0\.0\.1:(\d+)", dev.text())]
     assert [p for p in set(ports) if port_open("127.0.0.1", p)] == []
