@@ -13,6 +13,7 @@ Every port is a flag; 0 (or a port already taken) means a free one, printed at s
 from __future__ import annotations
 
 import secrets
+import shutil
 import signal
 import sys
 from dataclasses import dataclass
@@ -27,6 +28,7 @@ from bridge.supervisor import ProcessSpec, Supervisor
 HANDLERS = ("push", "pull", "other")
 VAR = Path("var")
 DEMO_IMAGE = "demo/hello:v1"
+DEFAULT_STORE = "sqlite:///./var/registry.db"  # the consumers' default (a test keeps them equal)
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,6 +81,7 @@ class DevStack:
     ports: DevPorts
     registry_binary: str | None = None
     var: Path = VAR
+    store: str = DEFAULT_STORE
 
     @property
     def events_url(self) -> str:
@@ -182,11 +185,14 @@ def banner(stack: DevStack, source: str | None) -> str:
         lines += [registry_snippet(stack)]
     lines.append(f"[dev] dashboard: {stack.url(stack.ports.dashboard)}")
     metrics = ", ".join(f"{h} {stack.url(stack.metrics_port(h), '/metrics')}" for h in HANDLERS)
-    lines.append(f"[dev] consumers' metrics: {metrics}; store: ./var/registry.db")
+    store = stack.store if stack.store.startswith("sqlite") else "REGBRIDGE_DATABASE_URL"
+    lines.append(f"[dev] consumers' metrics: {metrics}; store: {store}")
     if source is not None:
         debug = stack.url(stack.ports.registry_debug, "/debug/vars")
         lines.append(f"[dev] registry: {stack.url(stack.ports.registry)} (no auth; its counters: {debug})")
         lines += ["[dev] push a sample image:", "", f"    {push_command(stack, source)}", ""]
+        if shutil.which("skopeo") is None:
+            lines.append("[dev] (skopeo is not installed: make debian-deps, or apt-get install skopeo)")
     lines.append("[dev] Ctrl-C stops everything")
     return "\n".join(lines)
 
@@ -207,7 +213,8 @@ def run_dev(env: Environ, host: str, ports: DevPorts) -> int:
     ports = ports.resolved()
     broker = EmbeddedBroker(port=ports.kafka)
     broker.start()
-    stack = DevStack(broker.bootstrap_servers, token, host, ports, registry_binary())
+    store = env.text("DATABASE_URL", DEFAULT_STORE)
+    stack = DevStack(broker.bootstrap_servers, token, host, ports, registry_binary(), store=store)
     supervisor = Supervisor(dev_processes(stack))
     previous = {sig: signal.signal(sig, supervisor.on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
