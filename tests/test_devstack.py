@@ -97,17 +97,31 @@ def _wait_for_banner(dev: Dev, within: float = 180.0) -> None:
         time.sleep(0.2)
 
 
-@pytest.fixture
-def dev(tmp_path: Path) -> Iterator[Dev]:
+def _start_dev(cwd: Path) -> Dev:
+    cwd.mkdir()
     argv = [sys.executable, "-m", "bridge", "dev"] + [a for flag in PORT_FLAGS for a in (flag, "0")]
-    log = tmp_path / "dev.log"
+    log = cwd / "dev.log"
     with open(log, "wb") as out:
         process = subprocess.Popen(
-            argv, cwd=tmp_path, env=clean_env(), stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+            argv, cwd=cwd, env=clean_env(), stdout=out, stderr=subprocess.STDOUT, start_new_session=True
         )
-    running = Dev(process, log, tmp_path)
+    return Dev(process, log, cwd)
+
+
+@pytest.fixture
+def dev(tmp_path: Path) -> Iterator[Dev]:
+    """``registry-bridge dev`` up to its banner. The machine is shared: another process can take
+    a port between dev choosing it and a child binding it; that case starts again, anew."""
+    for attempt in (1, 2, 3):
+        running = _start_dev(tmp_path / f"attempt-{attempt}")
+        try:
+            _wait_for_banner(running)
+            break
+        except AssertionError:
+            _stop_everything(running)
+            if attempt == 3 or "address already in use" not in running.text().lower():
+                raise
     try:
-        _wait_for_banner(running)
         yield running
     finally:
         _stop_everything(running)

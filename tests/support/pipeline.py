@@ -13,9 +13,10 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +25,7 @@ from bridge.embedded import free_port
 from bridge.localregistry import Notifications
 from tests.support.database import processed_count, read_table
 from tests.support.kafka import Landed
-from tests.support.processes import ServiceProcess, venv_command
+from tests.support.processes import ProcessFailed, ServiceProcess, venv_command
 from tests.support.registry import LocalRegistry
 
 TOKEN = "e2e-pipeline-token"
@@ -64,15 +65,33 @@ def _bridge(common: dict[str, str], logs: Path) -> tuple[ServiceProcess, int]:
     return process, port
 
 
-def _consumer(handler: str, common: dict[str, str], database_url: str, logs: Path) -> ServiceProcess:
+def _consumer(
+    handler: str, common: dict[str, str], database_url: str, logs: Path
+) -> tuple[ServiceProcess, int]:
     metrics_port = free_port()
-    return ServiceProcess(
+    process = ServiceProcess(
         f"consumer-{handler}",
         [venv_command("registry-consumer"), "run", handler],
         env={**common, "REGBRIDGE_DATABASE_URL": database_url, "REGBRIDGE_METRICS_PORT": str(metrics_port)},
         log_dir=logs,
         ready_url=f"http://127.0.0.1:{metrics_port}/healthz",
     )
+    return process, metrics_port
+
+
+def _started(
+    stack: ExitStack, make: Callable[[], tuple[ServiceProcess, int]], attempts: int = 3
+) -> tuple[ServiceProcess, int]:
+    """Start a process on a free port: another process on this shared machine can take the port
+    between choosing and binding it, so that one case starts again on a new port."""
+    for attempt in range(1, attempts + 1):
+        process, port = make()
+        try:
+            return stack.enter_context(process), port
+        except ProcessFailed as exc:
+            if attempt == attempts or "address already in use" not in str(exc).lower():
+                raise
+    raise AssertionError("unreachable")
 
 
 @contextmanager
@@ -84,9 +103,10 @@ def running_pipeline(workdir: Path, bootstrap: str, prefix: str, database_url: s
         "REGBRIDGE_LOG_FORMAT": "json",
     }
     with ExitStack() as stack:
-        bridge, port = _bridge(common, logs)
-        stack.enter_context(bridge)
-        consumers = {h: stack.enter_context(_consumer(h, common, database_url, logs)) for h in HANDLERS}
+        bridge, port = _started(stack, lambda: _bridge(common, logs))
+        consumers = {
+            h: _started(stack, partial(_consumer, h, common, database_url, logs))[0] for h in HANDLERS
+        }
         notifications = Notifications(f"http://127.0.0.1:{port}/events", TOKEN, timeout="2s")
         registry = stack.enter_context(LocalRegistry(workdir / "registry", notifications))
         yield Pipeline(registry, bridge, consumers, TopicRouter(prefix=prefix), bootstrap, database_url)
