@@ -4,7 +4,10 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-DEBIAN_TEST_PACKAGES ?= docker-registry skopeo umoci chromium chromium-driver
+# The real registry and skopeo (end-to-end tests, the demo), Chromium (the dashboard's browser test).
+DEBIAN_TEST_PACKAGES ?= docker-registry skopeo chromium chromium-driver
+# What the one-minute demo of `make run` needs; without them it runs without a local registry.
+DEBIAN_RUN_PACKAGES ?= docker-registry skopeo
 
 .PHONY: run test lint typecheck pytest venv debian-deps clean
 
@@ -28,6 +31,7 @@ debian-deps:
 	fi
 
 run: venv
+	-@$(MAKE) --no-print-directory debian-deps DEBIAN_TEST_PACKAGES="$(DEBIAN_RUN_PACKAGES)"
 	$(BIN)/registry-bridge dev
 
 lint: venv

@@ -5,12 +5,17 @@ a bad one exits with status 2 and a one-line message naming it."""
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
 
 import click
 
 from bridge.environ import ConfigError, Environ
 from bridge.logs import configure_logging
 from bridge.settings import BridgeSettings
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 
 @click.group()
@@ -34,15 +39,42 @@ def serve(host: str, port: int) -> None:
     run(settings, host, port)
 
 
+def _port_option(name: str, default: int, what: str) -> Callable[[F], F]:
+    return click.option(
+        name,
+        default=default,
+        show_default=True,
+        type=click.IntRange(0, 65535),
+        help=f"{what} (0: a free one).",
+    )
+
+
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address the bridge listens on.")
-@click.option("--port", default=5080, show_default=True, type=click.IntRange(1, 65535))
-@click.option("--kafka-port", default=9092, show_default=True, type=click.IntRange(0, 65535))
-def dev(host: str, port: int, kafka_port: int) -> None:
-    """Embedded broker plus the bridge (what ``make run`` starts); Ctrl-C stops all."""
-    from bridge.devstack import run_dev
+@_port_option("--port", 5080, "The bridge's port")
+@_port_option("--kafka-port", 9092, "The embedded broker's port")
+@_port_option("--registry-port", 5000, "The local registry's port")
+@_port_option("--registry-debug-port", 5001, "The local registry's debug port (/debug/vars)")
+@_port_option("--dashboard-port", 8090, "The dashboard's port")
+@_port_option("--metrics-port", 9465, "The push consumer's metrics port; pull and other take the next two")
+def dev(host: str, **ports: int) -> None:
+    """The local demo (what ``make run`` starts): embedded broker, bridge, consumers,
+    dashboard and, when docker-registry is installed, a registry; Ctrl-C stops all.
+    A port already taken is swapped for a free one."""
+    from bridge.devstack import DevPorts, run_dev
 
-    sys.exit(run_dev(Environ(), host, port, kafka_port))
+    names = {"port": "bridge", "kafka_port": "kafka", "metrics_port": "metrics"}
+    given = {names.get(k, k.removesuffix("_port")): v for k, v in ports.items()}
+    sys.exit(run_dev(Environ(), host, DevPorts(**given)))
+
+
+@main.command("demo-image")
+@click.argument("layout", type=click.Path(file_okay=False, path_type=Path))
+def demo_image(layout: Path) -> None:
+    """Write a tiny OCI image layout to LAYOUT and print its skopeo source."""
+    from bridge.ociimage import write_demo_layout
+
+    click.echo(write_demo_layout(layout))
 
 
 @main.command("spool-inspect")

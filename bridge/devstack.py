@@ -1,44 +1,76 @@
-"""``registry-bridge dev`` (what ``make run`` starts): the embedded broker plus a small
-supervisor over an explicit list of processes.
+"""``registry-bridge dev`` (what ``make run`` starts): the one-minute local demo.
 
-Later issues add the consumers, the dashboard and a local registry as one
-:class:`ProcessSpec` line each in :func:`dev_processes`. Ctrl-C or SIGTERM stops every
-process (SIGTERM, then SIGKILL after the grace period) and the broker; a second signal
-stops them at once. If one process exits on its own, the others are stopped too.
+The embedded broker, then the explicit list of processes in :func:`dev_processes`: the
+bridge, the three consumers and the dashboard on the SQLite store under ``./var/``, and,
+when ``docker-registry`` is installed, a local registry wired to the bridge (no auth,
+loopback only, storage under ``./var/registry``, deletes enabled). Once everything
+answers, it prints the registry's notifications block, the URLs, and a skopeo command
+that pushes a sample image. Ctrl-C or SIGTERM stops it all (:mod:`bridge.supervisor`).
+
+Every port is a flag; 0 (or a port already taken) means a free one, printed at start.
 """
 
 from __future__ import annotations
 
-import contextlib
-import os
 import secrets
+import shutil
 import signal
 import socket
-import subprocess
 import sys
-import time
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from types import FrameType
 
-import httpx
-
-from bridge.embedded import EmbeddedBroker, port_open
+from bridge.embedded import EmbeddedBroker, free_port, port_open
 from bridge.environ import Environ
+from bridge.localregistry import Notifications, RegistryConfig, registry_binary
+from bridge.ociimage import write_demo_layout
+from bridge.supervisor import ProcessSpec, Supervisor
 
-STOP_GRACE = 15.0
-DEV_SPOOL_DIR = "var/spool"
+HANDLERS = ("push", "pull", "other")
+VAR = Path("var")
 WILDCARDS = ("0.0.0.0", "::", "")
+DEMO_IMAGE = "demo/hello:v1"
+DEFAULT_STORE = "sqlite:///./var/registry.db"  # the consumers' default (a test keeps them equal)
 
 
 @dataclass(frozen=True, slots=True)
-class ProcessSpec:
-    """One supervised process: a name for the logs, its argv, and extra environment."""
+class DevPorts:
+    """The ports asked for on the command line (0: any free one)."""
 
-    name: str
-    argv: Sequence[str]
-    env: Mapping[str, str] = field(default_factory=dict)
+    bridge: int = 5080
+    kafka: int = 9092
+    registry: int = 5000
+    registry_debug: int = 5001
+    dashboard: int = 8090
+    metrics: int = 9465  # the push consumer's; pull and other take the next two
+
+    def resolved(self) -> DevPorts:
+        """Distinct ports, each free to bind now: a taken one is swapped for a free one."""
+        chosen: set[int] = set()
+        names = ("bridge", "kafka", "registry", "registry_debug", "dashboard")
+        ports = {name: _pick(getattr(self, name), name.replace("_", " "), chosen) for name in names}
+        return DevPorts(**ports, metrics=_pick_run(self.metrics, 3, "consumer metrics", chosen))
+
+
+def _usable(port: int, chosen: set[int]) -> bool:
+    return 0 < port <= 65535 and port not in chosen and not port_open("127.0.0.1", port)
+
+
+def _pick_run(first: int, count: int, what: str, chosen: set[int]) -> int:
+    """The first of ``count`` consecutive usable ports, starting at ``first`` if it can."""
+    candidate = first
+    for _ in range(100):
+        if candidate and all(_usable(candidate + i, chosen) for i in range(count)):
+            chosen.update(range(candidate, candidate + count))
+            return candidate
+        if candidate and candidate == first:
+            print(f"[dev] port {first} ({what}) is taken; using a free port", flush=True)
+        candidate = free_port()
+    raise RuntimeError(f"no {count} consecutive free ports for the {what}")
+
+
+def _pick(port: int, what: str, chosen: set[int]) -> int:
+    return _pick_run(port, 1, what, chosen)
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,44 +80,106 @@ class DevStack:
     bootstrap_servers: str
     token: str
     host: str
-    port: int
+    ports: DevPorts
+    registry_binary: str | None = None
+    var: Path = VAR
+    store: str = DEFAULT_STORE
     spool_dir: str = ""  # REGBRIDGE_SPOOL_DIR for the bridge; "" turns the spool off
 
     @property
     def events_url(self) -> str:
-        """What the registry should call: the host name when listening on every address."""
-        host = socket.gethostname() if self.host in WILDCARDS else self.host
-        return f"http://{host}:{self.port}/events"
+        """Where the local registry posts: a wildcard listen address is reached on loopback."""
+        host = "127.0.0.1" if self.host in WILDCARDS else self.host
+        return f"http://{host}:{self.ports.bridge}/events"
 
     @property
-    def local_url(self) -> str:
-        host = "127.0.0.1" if self.host in WILDCARDS else self.host
-        return f"http://{host}:{self.port}"
+    def advertised_events_url(self) -> str:
+        """What a registry elsewhere should call: this host's name when listening on every address."""
+        host = socket.gethostname() if self.host in WILDCARDS else self.host
+        return f"http://{host}:{self.ports.bridge}/events"
+
+    def url(self, port: int, path: str = "/") -> str:
+        return f"http://127.0.0.1:{port}{path}"
+
+    def metrics_port(self, handler: str) -> int:
+        return self.ports.metrics + HANDLERS.index(handler)
+
+    @property
+    def registry_config_path(self) -> Path:
+        return self.var / "registry.yml"
+
+    @property
+    def demo_layout(self) -> Path:
+        return self.var / "demo-image"
 
 
 def dev_processes(stack: DevStack) -> list[ProcessSpec]:
     """The processes of ``make run``, started in this order and stopped in reverse."""
-    kafka = {"REGBRIDGE_KAFKA_BOOTSTRAP_SERVERS": stack.bootstrap_servers}
-    bridge_env = {**kafka, "REGBRIDGE_AUTH_TOKENS": stack.token, "REGBRIDGE_SPOOL_DIR": stack.spool_dir}
-    serve = ["serve", "--host", stack.host, "--port", str(stack.port)]
     return [
-        ProcessSpec("bridge", [sys.executable, "-m", "bridge", *serve], bridge_env),
+        bridge_process(stack),
+        *(consumer_process(stack, handler) for handler in HANDLERS),
+        dashboard_process(stack),
+        *([registry_process(stack)] if stack.registry_binary else []),
     ]
 
 
-def dev_spool_dir(env: Environ) -> str:
+def dev_spool_dir(env: Environ, var: Path) -> str:
     """``REGBRIDGE_SPOOL_DIR`` when set (empty turns the spool off), else ``var/spool``."""
     chosen = env.raw("SPOOL_DIR")
-    return str(Path(DEV_SPOOL_DIR).resolve()) if chosen is None else chosen.strip()
+    return str((var / "spool").resolve()) if chosen is None else chosen.strip()
 
 
-def registry_snippet(stack: DevStack) -> str:
+def bridge_process(stack: DevStack) -> ProcessSpec:
+    env = {
+        "REGBRIDGE_KAFKA_BOOTSTRAP_SERVERS": stack.bootstrap_servers,
+        "REGBRIDGE_AUTH_TOKENS": stack.token,
+        "REGBRIDGE_SPOOL_DIR": stack.spool_dir,
+    }
+    serve = ["serve", "--host", stack.host, "--port", str(stack.ports.bridge)]
+    ready = stack.events_url.removesuffix("/events") + "/readyz"
+    return ProcessSpec("bridge", [sys.executable, "-m", "bridge", *serve], env, ready)
+
+
+def consumer_process(stack: DevStack, handler: str) -> ProcessSpec:
+    port = stack.metrics_port(handler)
+    env = {
+        "REGBRIDGE_KAFKA_BOOTSTRAP_SERVERS": stack.bootstrap_servers,
+        "REGBRIDGE_METRICS_HOST": "127.0.0.1",
+    }
+    argv = [sys.executable, "-m", "consumers", "run", handler, "--metrics-port", str(port)]
+    return ProcessSpec(f"consumer-{handler}", argv, env, stack.url(port, "/healthz"))
+
+
+def dashboard_process(stack: DevStack) -> ProcessSpec:
+    port = stack.ports.dashboard
+    argv = [sys.executable, "-m", "consumers", "dashboard", "--host", "127.0.0.1", "--port", str(port)]
+    return ProcessSpec("dashboard", argv, {}, stack.url(port, "/api/v1/health"))
+
+
+def registry_process(stack: DevStack) -> ProcessSpec:
+    argv = [str(stack.registry_binary), "serve", str(stack.registry_config_path)]
+    return ProcessSpec("registry", argv, {}, stack.url(stack.ports.registry, "/v2/"))
+
+
+def registry_config(stack: DevStack) -> RegistryConfig:
+    """The demo registry: no auth (loopback only), notifying the bridge with the token."""
+    return RegistryConfig(
+        addr=f"127.0.0.1:{stack.ports.registry}",
+        debug_addr=f"127.0.0.1:{stack.ports.registry_debug}",
+        storage_dir=(stack.var / "registry").resolve(),
+        secret=secrets.token_hex(16),
+        notifications=Notifications(stack.events_url, stack.token, name="registry-kafka-bridge"),
+        log_level="warn",
+    )
+
+
+def registry_snippet(stack: DevStack, url: str | None = None) -> str:
     """The ``notifications`` block to paste into the registry's config.yml."""
     return (
         "notifications:\n"
         "  endpoints:\n"
         "    - name: registry-kafka-bridge\n"
-        f"      url: {stack.events_url}\n"
+        f"      url: {url or stack.advertised_events_url}\n"
         "      headers:\n"
         f"        Authorization: [Bearer {stack.token}]\n"
         "      timeout: 1s\n"
@@ -94,87 +188,68 @@ def registry_snippet(stack: DevStack) -> str:
     )
 
 
-class Supervisor:
-    """Starts processes, watches them, and stops them all (reverse order)."""
-
-    def __init__(self, specs: Sequence[ProcessSpec], grace: float = STOP_GRACE) -> None:
-        self.specs = list(specs)
-        self.grace = grace
-        self.running: list[tuple[ProcessSpec, subprocess.Popen[bytes]]] = []
-        self.stop_requested = False
-        self.force = False
-
-    def start(self) -> None:
-        for spec in self.specs:
-            env = {**os.environ, **spec.env}
-            process = subprocess.Popen(list(spec.argv), env=env, start_new_session=True)
-            self.running.append((spec, process))
-
-    def on_signal(self, sig: int, frame: FrameType | None) -> None:
-        self.force = self.stop_requested
-        self.stop_requested = True
-
-    def wait(self) -> int:
-        """Until a signal (0) or a process exits by itself (1)."""
-        while not self.stop_requested:
-            for spec, process in self.running:
-                if process.poll() is not None:
-                    print(f"[dev] {spec.name} exited with {process.returncode}; stopping", flush=True)
-                    return 1
-            time.sleep(0.2)
-        return 0
-
-    def stop(self) -> None:
-        for spec, process in reversed(self.running):
-            self._stop_one(spec, process)
-        self.running.clear()
-
-    def _stop_one(self, spec: ProcessSpec, process: subprocess.Popen[bytes]) -> None:
-        if process.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(process.pid, signal.SIGKILL if self.force else signal.SIGTERM)
-        deadline = time.monotonic() + self.grace
-        while process.poll() is None and time.monotonic() < deadline and not self.force:
-            time.sleep(0.05)
-        if process.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(process.pid, signal.SIGKILL)
-            process.wait(timeout=5)
-        print(f"[dev] {spec.name} stopped ({process.returncode})", flush=True)
+def push_command(stack: DevStack, source: str) -> str:
+    return (
+        f"skopeo copy --dest-tls-verify=false {source} docker://127.0.0.1:{stack.ports.registry}/{DEMO_IMAGE}"
+    )
 
 
-def wait_ready(stack: DevStack, supervisor: Supervisor, within: float = 30.0) -> bool:
-    url = f"{stack.local_url}/readyz"
-    deadline = time.monotonic() + within
-    while time.monotonic() < deadline and not supervisor.stop_requested:
-        with contextlib.suppress(httpx.HTTPError):
-            if httpx.get(url, timeout=1.0).status_code == 200:
-                return True
-        time.sleep(0.2)
-    return False
+def banner(stack: DevStack, source: str | None) -> str:
+    """What to paste, open and run, once everything answers."""
+    lines = [f"[dev] bridge ready: POST {stack.events_url}"]
+    if source is None:
+        lines += ["[dev] paste this into the registry's config.yml:", "", registry_snippet(stack)]
+    else:
+        lines += [f"[dev] the local registry ({stack.registry_config_path}) notifies the bridge with:", ""]
+        lines += [registry_snippet(stack, stack.events_url)]
+    lines.append(f"[dev] dashboard: {stack.url(stack.ports.dashboard)}")
+    metrics = ", ".join(f"{h} {stack.url(stack.metrics_port(h), '/metrics')}" for h in HANDLERS)
+    store = stack.store if stack.store.startswith("sqlite") else "REGBRIDGE_DATABASE_URL"
+    lines.append(f"[dev] consumers' metrics: {metrics}; store: {store}")
+    if source is not None:
+        debug = stack.url(stack.ports.registry_debug, "/debug/vars")
+        lines.append(f"[dev] registry: {stack.url(stack.ports.registry)} (no auth; its counters: {debug})")
+        lines += ["[dev] push a sample image:", "", f"    {push_command(stack, source)}", ""]
+        if shutil.which("skopeo") is None:
+            lines.append("[dev] (skopeo is not installed: make debian-deps, or apt-get install skopeo)")
+    lines.append("[dev] Ctrl-C stops everything")
+    return "\n".join(lines)
 
 
-def run_dev(env: Environ, host: str, port: int, kafka_port: int) -> int:
+def _prepare_registry(stack: DevStack) -> str | None:
+    """Write the registry's config and the sample image; the ``oci:`` source, or None
+    when there is no registry to run."""
+    if not stack.registry_binary:
+        print("[dev] docker-registry is not installed (make debian-deps): no local registry", flush=True)
+        return None
+    registry_config(stack).write(stack.registry_config_path)
+    return write_demo_layout(stack.demo_layout)
+
+
+def run_dev(env: Environ, host: str, ports: DevPorts) -> int:
     """Run the local stack until Ctrl-C or SIGTERM; the exit status."""
     token = next(iter(env.secrets("AUTH_TOKENS")), "") or secrets.token_urlsafe(24)
-    if kafka_port and port_open("127.0.0.1", kafka_port):
-        print(f"[dev] port {kafka_port} is taken; the embedded broker takes a free port", flush=True)
-        kafka_port = 0
-    broker = EmbeddedBroker(port=kafka_port)
+    ports = ports.resolved()
+    broker = EmbeddedBroker(port=ports.kafka)
     broker.start()
-    stack = DevStack(broker.bootstrap_servers, token, host, port, dev_spool_dir(env))
+    store = env.text("DATABASE_URL", DEFAULT_STORE)
+    stack = DevStack(
+        broker.bootstrap_servers,
+        token,
+        host,
+        ports,
+        registry_binary(),
+        store=store,
+        spool_dir=dev_spool_dir(env, VAR),
+    )
     supervisor = Supervisor(dev_processes(stack))
     previous = {sig: signal.signal(sig, supervisor.on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         print(f"[dev] embedded Kafka broker (Tansu, in memory) on {broker.bootstrap_servers}", flush=True)
+        source = _prepare_registry(stack)
         supervisor.start()
-        if wait_ready(stack, supervisor):
-            print(f"[dev] bridge ready: POST {stack.events_url}", flush=True)
-            print("[dev] paste this into the registry's config.yml:\n", flush=True)
-            print(registry_snippet(stack), flush=True)
-            print("[dev] Ctrl-C stops everything", flush=True)
-        elif not supervisor.stop_requested:
-            print(f"[dev] the bridge is not ready yet; see its log above ({stack.events_url})", flush=True)
+        if supervisor.wait_ready():
+            print(banner(stack, source), flush=True)
         return supervisor.wait()
     finally:
         supervisor.stop()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import socket
 from pathlib import Path
 from typing import Any
 
@@ -11,7 +12,7 @@ import pytest
 from bridge.auth import TokenCheck, bearer_token
 from bridge.contract import Event
 from bridge.dedupe import DedupeWindow
-from bridge.devstack import DevStack, registry_snippet
+from bridge.devstack import DevPorts, DevStack, registry_snippet
 from bridge.environ import ConfigError, Environ
 from bridge.filters import EventFilter
 from bridge.receiver import all_done
@@ -141,8 +142,9 @@ async def test_all_done_waits_for_every_future_and_never_cancels() -> None:
 
 
 def test_dev_snippet_names_a_reachable_url() -> None:
-    local = DevStack("127.0.0.1:9092", "tok", "127.0.0.1", 5080)
+    local = DevStack("127.0.0.1:9092", "tok", "127.0.0.1", DevPorts(bridge=5080))
     assert "url: http://127.0.0.1:5080/events" in registry_snippet(local)
     assert "Authorization: [Bearer tok]" in registry_snippet(local)
-    wide = DevStack("127.0.0.1:9092", "tok", "0.0.0.0", 5080)
-    assert "0.0.0.0" not in wide.events_url and wide.local_url == "http://127.0.0.1:5080"
+    wide = DevStack("127.0.0.1:9092", "tok", "0.0.0.0", DevPorts(bridge=5080))
+    assert wide.events_url == "http://127.0.0.1:5080/events"  # the local registry
+    assert f"url: http://{socket.gethostname()}:5080/events" in registry_snippet(wide)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from bridge.devstack import DevStack, dev_processes, dev_spool_dir
+from bridge.devstack import DevPorts, DevStack, dev_processes, dev_spool_dir
 from bridge.environ import ConfigError, Environ
 from bridge.settings import BridgeSettings
 from bridge.spool import SpoolSettings
@@ -48,10 +48,11 @@ def test_a_spool_smaller_than_two_bodies_is_refused(tmp_path: Path) -> None:
 
 
 def test_make_run_spools_to_var_spool_unless_told_otherwise() -> None:
-    assert dev_spool_dir(Environ({})) == str(Path("var/spool").resolve())
-    assert dev_spool_dir(Environ({"REGBRIDGE_SPOOL_DIR": ""})) == ""
-    assert dev_spool_dir(Environ({"REGBRIDGE_SPOOL_DIR": "/srv/spool"})) == "/srv/spool"
-    stack = DevStack("127.0.0.1:9092", "token", "127.0.0.1", 5080, "/srv/spool")
+    var = Path("var")
+    assert dev_spool_dir(Environ({}), var) == str(Path("var/spool").resolve())
+    assert dev_spool_dir(Environ({"REGBRIDGE_SPOOL_DIR": ""}), var) == ""
+    assert dev_spool_dir(Environ({"REGBRIDGE_SPOOL_DIR": "/srv/spool"}), var) == "/srv/spool"
+    stack = DevStack("127.0.0.1:9092", "token", "127.0.0.1", DevPorts(), spool_dir="/srv/spool")
     (bridge,) = [spec for spec in dev_processes(stack) if spec.name == "bridge"]
     assert bridge.env["REGBRIDGE_SPOOL_DIR"] == "/srv/spool"
 

@@ -9,8 +9,9 @@ from pathlib import Path
 
 import pytest
 
+from bridge.localregistry import Notifications
 from tests.support.receiver import RecordingReceiver
-from tests.support.registry import LocalRegistry, Notifications
+from tests.support.registry import LocalRegistry
 from tests.support.scenario import RegistryClient
 
 NEVER = "application/vnd.registry-kafka-bridge.never"

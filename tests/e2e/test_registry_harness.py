@@ -18,9 +18,10 @@ from typing import Any
 import httpx
 import pytest
 
+from bridge.localregistry import Notifications
 from tests.support import expectations
 from tests.support.receiver import Delivery, RecordingReceiver
-from tests.support.registry import EndpointCounters, LocalRegistry, Notifications, RegistryError
+from tests.support.registry import EndpointCounters, LocalRegistry, RegistryError
 from tests.support.scenario import OPERATOR, PULLER, RegistryClient, ScenarioResult, run_scenario
 
 TOKEN = "harness-token"

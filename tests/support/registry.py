@@ -5,15 +5,15 @@ storage in a temporary directory, notifications pointed at a URL with a bearer t
 the debug server on a free port), starts the binary in its own process group on
 127.0.0.1, and reads the per-endpoint notification counters from ``/debug/vars``.
 
-There is no skip: a missing binary raises :class:`RegistryError`, which fails the test
-with a message saying what to install.
+The config itself is :class:`bridge.localregistry.RegistryConfig`, the one ``registry-bridge
+dev`` runs. There is no skip: a missing binary raises :class:`RegistryError`, which fails
+the test with a message saying what to install.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
-import shutil
 import signal
 import subprocess
 import time
@@ -28,10 +28,10 @@ import httpx
 import yaml
 
 from bridge.embedded import free_port, port_open
+from bridge.localregistry import ENDPOINT_NAME, REGISTRY_BINARY, Notifications, RegistryConfig
+from bridge.localregistry import registry_binary as find_registry_binary
 
-REGISTRY_BINARY = "docker-registry"
 DEBIAN_PACKAGE = "docker-registry"
-ENDPOINT_NAME = "bridge"
 DEFAULT_USERS: Mapping[str, str] = {"alice": "alice-pw", "bob": "bob-pw", "carol": "carol-pw"}
 
 
@@ -41,9 +41,7 @@ class RegistryError(RuntimeError):
 
 def registry_binary() -> str:
     """The path of ``docker-registry``; raises with an install hint when it is missing."""
-    found = shutil.which(REGISTRY_BINARY) or (
-        "/usr/bin/docker-registry" if os.access("/usr/bin/docker-registry", os.X_OK) else None
-    )
+    found = find_registry_binary()
     if not found:
         raise RegistryError(
             f"{REGISTRY_BINARY} is not installed: run `make debian-deps` "
@@ -99,34 +97,6 @@ class EndpointCounters:
         )
 
 
-@dataclass(frozen=True)
-class Notifications:
-    """Where the registry sends its events, and how it retries (see docs/registry-setup.md)."""
-
-    url: str
-    token: str
-    name: str = ENDPOINT_NAME
-    timeout: str = "1s"
-    threshold: int = 10
-    backoff: str = "1s"
-    include_references: bool = True
-    ignore: Mapping[str, list[str]] | None = None
-    """The endpoint's ``ignore`` section: ``mediatypes`` and/or ``actions``."""
-
-    def config(self) -> dict[str, Any]:
-        endpoint: dict[str, Any] = {
-            "name": self.name,
-            "url": self.url,
-            "headers": {"Authorization": [f"Bearer {self.token}"]},
-            "timeout": self.timeout,
-            "threshold": self.threshold,
-            "backoff": self.backoff,
-        }
-        if self.ignore is not None:
-            endpoint["ignore"] = {key: list(values) for key, values in self.ignore.items()}
-        return {"events": {"includereferences": self.include_references}, "endpoints": [endpoint]}
-
-
 class LocalRegistry:
     """One ``docker-registry serve`` process on 127.0.0.1, in its own process group.
 
@@ -180,24 +150,15 @@ class LocalRegistry:
 
     def config(self) -> dict[str, Any]:
         """The registry configuration this instance runs with."""
-        config: dict[str, Any] = {
-            "version": 0.1,
-            "log": {"level": "info", "accesslog": {"disabled": True}},
-            "storage": {
-                "filesystem": {"rootdirectory": str(self.storage_dir)},
-                "delete": {"enabled": True},
-                "maintenance": {"uploadpurging": {"enabled": False}},
-            },
-            "http": {
-                "addr": self.address,
-                "secret": "e2e-" + os.urandom(8).hex(),
-                "debug": {"addr": f"{self.host}:{self.debug_port}"},
-            },
-            "auth": {"htpasswd": {"realm": "registry-kafka-bridge-tests", "path": str(self.htpasswd_path)}},
-        }
-        if self.notifications:
-            config["notifications"] = self.notifications.config()
-        return config
+        return RegistryConfig(
+            addr=self.address,
+            debug_addr=f"{self.host}:{self.debug_port}",
+            storage_dir=self.storage_dir,
+            secret="e2e-" + os.urandom(8).hex(),
+            notifications=self.notifications,
+            htpasswd=self.htpasswd_path,
+            realm="registry-kafka-bridge-tests",
+        ).as_dict()
 
     def environment_overrides(self) -> dict[str, str]:
         """``REGISTRY_<SECTION>_<KEY>`` variables override the config file (distribution's rule)."""

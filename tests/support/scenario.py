@@ -24,7 +24,7 @@ from pathlib import Path
 
 import httpx
 
-from tests.support.images import (
+from bridge.ociimage import (
     OCI_INDEX,
     OCI_MANIFEST,
     BuiltImage,

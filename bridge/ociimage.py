@@ -174,3 +174,12 @@ class OciLayout:
 
     def source(self, ref: str) -> str:
         return f"oci:{self.path}:{ref}"
+
+
+DEMO_REF = "hello"
+
+
+def write_demo_layout(path: Path, ref: str = DEMO_REF) -> str:
+    """A one-image OCI layout at ``path`` (the sample ``registry-bridge dev`` tells you to push);
+    returns the ``oci:`` source for ``skopeo copy``. The same every time: same digests."""
+    return OciLayout(path.resolve()).add_image(ref, build_image("hello", "registry-kafka-bridge demo"))
