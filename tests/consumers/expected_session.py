@@ -1,6 +1,9 @@
 """What replaying ``registry-2.8.2-session.jsonl`` must leave in the store, written out
 by hand from the fixture (69 POSTs, 42 distinct event ids), not
 computed by the handlers' code. Times are the events' timestamps cut to microseconds.
+The replay goes through the bridge, which answers the registry's 27 retries (same event
+id) as duplicates, so 42 records land: 18 push, 18 pull, 6 other. None of the rows below
+depend on that: the consumers count an event id once either way.
 
 The session: alice pushes team/hello (2 blobs + manifest f3449c41 tagged v1), pulls it
 with skopeo as alice and bob (by tag, then by digest), HEADs with curl, mounts blob
