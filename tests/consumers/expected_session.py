@@ -110,6 +110,19 @@ PULLS = {
     (M06, "team/hello", LAYER): (0, 0, 2, 0, 352),
 }
 
+M04, M05 = at("02:04:00"), at("02:05:00")
+
+PUSHES = {
+    # (minute, repository, kind): (count, bytes, last_pushed_at): every push event once
+    (M03, "team/hello", "blob"): (2, 176 + 291, at("02:03:04.326698")),  # layer, config
+    # v1, multi (the 289-byte index), then r1, r2, r3, s400, s404 of f3449c41
+    (M03, "team/hello", "manifest"): (7, 6 * 345 + 289, at("02:03:59.173482")),
+    (M03, "team/copy", "blob"): (1, 291, at("02:03:16.164011")),  # config (the layer was mounted)
+    (M03, "team/copy", "manifest"): (2, 2 * 345, at("02:03:24.217505")),  # v1, v1-alias
+    (M04, "team/hello", "manifest"): (5, 5 * 345, at("02:04:49.680161")),  # s302 s204 s301 slow1 q1
+    (M05, "team/hello", "manifest"): (1, 345, at("02:05:02.831789")),  # q3
+}
+
 SKOPEO, CURL = "skopeo/1.9.3", "curl/7.88.1"
 PULL_CLIENTS = {
     # (minute, repository, actor, client_addr, useragent): counters as in PULLS

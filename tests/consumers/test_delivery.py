@@ -49,6 +49,8 @@ async def test_a_duplicate_delivery_is_counted_once(make_settings: MakeSettings)
 
     [row] = await read_table(url, "manifests")
     assert row["push_count"] == 1
+    [bucket] = await read_table(url, "pushes")
+    assert (bucket["kind"], bucket["count"], bucket["bytes"]) == ("manifest", 1, 500)
     for table in ("pulls", "pulls_hourly", "pulls_daily", "pull_clients"):
         [bucket] = await read_table(url, table)
         assert (bucket["blob_gets"], bucket["bytes"]) == (2, 20), table

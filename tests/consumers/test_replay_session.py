@@ -90,6 +90,10 @@ async def test_session_replay_builds_inventory_statistics_and_audit(
     blob_columns = ("size", "source", "mounted_from", "deleted_at", "deleted_by")
     assert {key: tuple(row[c] for c in blob_columns) for key, row in blobs.items()} == expected.BLOBS
 
+    pushes = by_key(await read_table(url, "pushes"), "minute", "repository", "kind")
+    push_columns = ("count", "bytes", "last_pushed_at")
+    assert {key: tuple(row[c] for c in push_columns) for key, row in pushes.items()} == expected.PUSHES
+
     counters = ("manifest_gets", "manifest_heads", "blob_gets", "blob_heads", "bytes")
     pulls = by_key(await read_table(url, "pulls"), "minute", "repository", "reference")
     assert {key: tuple(row[c] for c in counters) for key, row in pulls.items()} == expected.PULLS
