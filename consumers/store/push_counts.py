@@ -16,13 +16,11 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from consumers.store.tables import pushes
 from consumers.store.writes import execute_many, insert_for, later
 
-KINDS = ("manifest", "blob")
-
 
 class PushCountRow(TypedDict):
     minute: datetime
     repository: str
-    kind: str  # one of KINDS
+    kind: str  # "manifest" or "blob"
     count: int
     bytes: int
     last_pushed_at: datetime

@@ -28,11 +28,6 @@ from tests.support.bridge import TOKEN, bridge_settings, counts, running_bridge
 _NOT_REPLAYED = {"host", "content-length", "authorization"}
 
 
-def session_bodies(session: Iterable[dict[str, Any]]) -> list[bytes]:
-    """The raw bodies of a captured session (``fixture_session``), in order."""
-    return [str(post["body"]).encode() for post in session]
-
-
 def replay_headers(recorded: Mapping[str, str], token: str = TOKEN) -> dict[str, str]:
     """A recorded POST's headers for the replay: Content-Type and the rest as recorded,
     ``Authorization`` set to the test bridge's token on every POST. (The session's second
