@@ -10,6 +10,7 @@ from consumers.dashboard.pagination import PageRequest, page_body
 from consumers.dashboard.params import MAX_BUCKETS, Window
 from consumers.dashboard.queries import inventory, load
 from consumers.dashboard.queries import pulls as pull_stats
+from consumers.dashboard.queries import pushes as push_stats
 from consumers.dashboard.queries.audit import AuditFilter, counts_by_action
 
 
@@ -39,9 +40,9 @@ async def summary(request: Request) -> Response:
       200:
         description: >
           `pulls` sums the pull counters (`requests` is every pull event, `manifest_gets`
-          the image pulls, `heads` the HEAD requests); `pushes` counts pushed manifests
-          and blobs; `deletes` and `mounts` come from the audit log;
-          `repositories.active` were pulled in the window.
+          the image pulls, `heads` the HEAD requests); `pushes` counts every push event
+          (`manifests`, `blobs`, re-pushes included) and its `bytes`; `deletes` and
+          `mounts` come from the audit log; `repositories.active` were pulled in the window.
       400:
         $ref: '#/components/responses/BadQuery'
     """
@@ -49,7 +50,7 @@ async def summary(request: Request) -> Response:
     wanted = pull_stats.PullFilter(span, repository)
     async with request.state.engine.connect() as conn:
         pulled = await pull_stats.totals(conn, wanted)
-        pushed = await load.push_totals(conn, span, repository)
+        pushed = await push_stats.totals(conn, span, repository)
         actions = await counts_by_action(conn, AuditFilter(window=span, repository=repository))
         total, active = (
             await inventory.repository_count(conn),

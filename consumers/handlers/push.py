@@ -5,7 +5,9 @@
 * a manifest push (image, OCI index, manifest list) → ``manifests``; with a tag, also
   ``tags`` (tag → digest, updated at/by). The registry notifies a tagged push before it
   writes the tag (distribution#2625): readers should resolve by digest;
-* every push → ``repositories`` (first seen, last event, last push and pusher).
+* every push → ``repositories`` (first seen, last event, last push and pusher), and
+  one more in the ``pushes`` bucket of its minute, repository and kind (manifest or
+  blob), with its size: the exact pushes per minute, re-pushes included.
 
 A batch is aggregated per key before it is written: one upsert per table per batch.
 A push newer than a manifest or tag delete makes it live again.
@@ -21,8 +23,9 @@ from typing import Any
 from sqlalchemy import and_, case, null
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from consumers.handlers.base import Delivery, HandlerError
+from consumers.handlers.base import Delivery, HandlerError, minute_of
 from consumers.store.inventory import BlobRow, RepositoryRow, upsert_blobs, upsert_repositories
+from consumers.store.push_counts import PushCountRow, add_push_counts
 from consumers.store.tables import manifests, tags
 from consumers.store.writes import earlier, execute_many, insert_for, later, when_newer
 
@@ -66,6 +69,7 @@ class PushHandler:
         manifest_plans = [p for p in plans if p.is_manifest]
         await _upsert_manifests(connection, manifest_rows(manifest_plans))
         await _upsert_tags(connection, tag_rows([p for p in manifest_plans if p.tag]))
+        await add_push_counts(connection, push_count_rows(plans))
 
 
 def _oldest_first(plans: Sequence[PushPlan], key: Any) -> dict[Any, list[PushPlan]]:
@@ -138,6 +142,22 @@ def tag_rows(plans: Sequence[PushPlan]) -> list[dict[str, Any]]:
         }
         for (repository, tag), group in _oldest_first(plans, lambda p: (p.repository, p.tag)).items()
     ]
+
+
+def push_count_rows(plans: Sequence[PushPlan]) -> list[PushCountRow]:
+    """One row per (minute, repository, kind) of the batch, every push counted."""
+    rows: dict[tuple[datetime, str, str], PushCountRow] = {}
+    for plan in plans:
+        key = (minute_of(plan.at), plan.repository, "manifest" if plan.is_manifest else "blob")
+        row = rows.get(key)
+        if row is None:
+            row = rows[key] = PushCountRow(
+                minute=key[0], repository=key[1], kind=key[2], count=0, bytes=0, last_pushed_at=plan.at
+            )
+        row["count"] += 1
+        row["bytes"] += plan.size or 0
+        row["last_pushed_at"] = max(row["last_pushed_at"], plan.at)
+    return list(rows.values())
 
 
 async def _upsert_manifests(connection: AsyncConnection, rows: list[dict[str, Any]]) -> None:

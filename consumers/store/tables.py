@@ -20,6 +20,13 @@ Inventory (written by the ``push`` handler; deletes and mounts by ``other``)
     repository PK · digest PK · media_type · size · first_seen_at · last_seen_at ·
     source (``push`` or ``mount``) · mounted_from · deleted_at · deleted_by
 
+Push statistics (written by the ``push`` handler, revision 0003), per-minute buckets
+------------------------------------------------------------------------------------
+``pushes``  per (minute, repository, kind): every push event counted once, whether it
+    added to the inventory or re-pushed what was there (a re-tag, a re-upload).
+    minute PK · repository PK · kind PK (``manifest`` or ``blob``) · count · bytes (the
+    target size of every push: the body the registry received) · last_pushed_at
+
 Pull statistics (written by the ``pull`` handler), per-minute buckets
 ----------------------------------------------------------------------
 ``pulls``  per (minute, repository, reference): the reference is the tag when the
@@ -160,6 +167,18 @@ pull_clients = _pull_counts("pull_clients", "minute", CLIENT_COLUMNS, ("actor", 
 pulls_hourly = _pull_counts("pulls_hourly", "hour", ("repository", "reference"), ("repository", "hour"))
 pulls_daily = _pull_counts("pulls_daily", "day", ("repository", "reference"), ("repository", "day"))
 pull_clients_daily = _pull_counts("pull_clients_daily", "day", CLIENT_COLUMNS, ("actor", "day"))
+
+pushes = Table(
+    "pushes",
+    metadata,
+    Column("minute", DateTime, primary_key=True),
+    Column("repository", Text, primary_key=True),
+    Column("kind", Text, primary_key=True),
+    _counter("count"),
+    _counter("bytes"),
+    Column("last_pushed_at", DateTime, nullable=False),
+    Index(None, "repository", "minute"),
+)
 
 audit_log = Table(
     "audit_log",

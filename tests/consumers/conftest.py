@@ -30,22 +30,26 @@ def backend(request: pytest.FixtureRequest) -> str:
 
 
 @pytest.fixture
-async def store_url(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> AsyncIterator[str]:
-    """A fresh store, migrated, on the backend under test. (Consumers in these tests do
-    not migrate at start: Alembic's context is process-global, so two consumers of one
-    test process must not migrate at once. The CLI tests cover migration at start.)"""
+async def empty_store_url(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> AsyncIterator[str]:
+    """A fresh, empty store (no schema) on the backend under test."""
     if backend == "sqlite":
-        url = f"sqlite:///{tmp_path / 'store.db'}"
-        await migrate_store(url)
-        yield url
+        yield f"sqlite:///{tmp_path / 'store.db'}"
         return
     admin = request.getfixturevalue("postgres_admin_url")
     url = await create_database(admin)
     try:
-        await migrate_store(url)
         yield url
     finally:
         await drop_database(admin, url)
+
+
+@pytest.fixture
+async def store_url(empty_store_url: str) -> str:
+    """A fresh store, migrated, on the backend under test. (Consumers in these tests do
+    not migrate at start: Alembic's context is process-global, so two consumers of one
+    test process must not migrate at once. The CLI tests cover migration at start.)"""
+    await migrate_store(empty_store_url)
+    return empty_store_url
 
 
 @pytest.fixture

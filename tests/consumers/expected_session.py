@@ -1,6 +1,9 @@
 """What replaying ``registry-2.8.2-session.jsonl`` must leave in the store, written out
 by hand from the fixture (69 POSTs, 42 distinct event ids), not
 computed by the handlers' code. Times are the events' timestamps cut to microseconds.
+The replay goes through the bridge, which answers the registry's 27 retries (same event
+id) as duplicates, so 42 records land: 18 push, 18 pull, 6 other. None of the rows below
+depend on that: the consumers count an event id once either way.
 
 The session: alice pushes team/hello (2 blobs + manifest f3449c41 tagged v1), pulls it
 with skopeo as alice and bob (by tag, then by digest), HEADs with curl, mounts blob
@@ -105,6 +108,19 @@ PULLS = {
     (M03, "team/copy", "v1"): (1, 0, 0, 0, 345),
     (M06, "team/hello", "v1"): (0, 4, 0, 0, 0),
     (M06, "team/hello", LAYER): (0, 0, 2, 0, 352),
+}
+
+M04, M05 = at("02:04:00"), at("02:05:00")
+
+PUSHES = {
+    # (minute, repository, kind): (count, bytes, last_pushed_at): every push event once
+    (M03, "team/hello", "blob"): (2, 176 + 291, at("02:03:04.326698")),  # layer, config
+    # v1, multi (the 289-byte index), then r1, r2, r3, s400, s404 of f3449c41
+    (M03, "team/hello", "manifest"): (7, 6 * 345 + 289, at("02:03:59.173482")),
+    (M03, "team/copy", "blob"): (1, 291, at("02:03:16.164011")),  # config (the layer was mounted)
+    (M03, "team/copy", "manifest"): (2, 2 * 345, at("02:03:24.217505")),  # v1, v1-alias
+    (M04, "team/hello", "manifest"): (5, 5 * 345, at("02:04:49.680161")),  # s302 s204 s301 slow1 q1
+    (M05, "team/hello", "manifest"): (1, 345, at("02:05:02.831789")),  # q3
 }
 
 SKOPEO, CURL = "skopeo/1.9.3", "curl/7.88.1"

@@ -6,18 +6,19 @@ from __future__ import annotations
 import asyncio
 import subprocess
 import sys
+from datetime import datetime
 from pathlib import Path
 
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from click.testing import CliRunner
-from sqlalchemy import Connection
+from sqlalchemy import Connection, func, inspect, select
 
 from consumers.cli import main
 from consumers.metrics import ConsumerMetrics, MetricsServer
 from consumers.store import migrate
 from consumers.store.engine import create_engine
-from consumers.store.tables import metadata
+from consumers.store.tables import metadata, pushes, repositories
 
 
 def test_a_bad_variable_exits_with_status_2() -> None:
@@ -52,6 +53,30 @@ async def test_the_migrations_build_exactly_the_declared_tables(store_url: str) 
             assert await connection.run_sync(_differences) == []
         assert await migrate.current_revision(engine) == migrate.head_revision()
         await migrate.upgrade(engine)  # idempotent
+    finally:
+        await engine.dispose()
+
+
+def _table_names(connection: Connection) -> set[str]:
+    return set(inspect(connection).get_table_names())
+
+
+async def test_revision_0003_only_adds_the_pushes_table(empty_store_url: str) -> None:
+    """A store at 0002 that holds data upgrades in place: its rows stay, ``pushes`` is new."""
+    engine = create_engine(empty_store_url)
+    seen = datetime(2026, 11, 29, 2, 3)
+    try:
+        await migrate.upgrade(engine, "0002")
+        async with engine.begin() as connection:
+            row = {"name": "team/a", "first_seen_at": seen, "last_event_at": seen}
+            await connection.execute(repositories.insert().values(**row))
+            before = await connection.run_sync(_table_names)
+        await migrate.upgrade(engine, "0003")
+        async with engine.connect() as connection:
+            assert await connection.run_sync(_table_names) - before == {"pushes"}
+            assert (await connection.execute(select(repositories.c.name))).scalars().all() == ["team/a"]
+            assert (await connection.execute(select(func.count()).select_from(pushes))).scalar_one() == 0
+        assert await migrate.current_revision(engine) == "0003"
     finally:
         await engine.dispose()
 

@@ -19,7 +19,7 @@ from tests.support.consumers import metric, running, wait_for, wait_processed
 from tests.support.database import migrate_store, read_table
 from tests.support.events import bodies, event
 from tests.support.outage import Outage, SqliteWriteLock, TcpProxy
-from tests.support.publish import publish_events
+from tests.support.publish import publish_to_kafka
 from tests.support.topics import create_topics
 
 pytestmark = pytest.mark.kafka
@@ -53,11 +53,11 @@ async def test_with_the_database_down_the_consumer_retries_then_recovers(
     bootstrap, prefix = pull.bootstrap_servers, pull.topic_prefix
     await create_topics(bootstrap, [pull.topic])
     async with running(pull) as process:
-        await publish_events(bootstrap, prefix, bodies(event("pull", "team/a") for _ in range(5)))
+        await publish_to_kafka(bootstrap, prefix, bodies(event("pull", "team/a") for _ in range(5)))
         assert await wait_processed(store_url, "pull", 5) == 5
 
         await outage.begin()
-        await publish_events(bootstrap, prefix, bodies(event("pull", "team/a") for _ in range(5)))
+        await publish_to_kafka(bootstrap, prefix, bodies(event("pull", "team/a") for _ in range(5)))
         retries = await wait_for(lambda: _transient_failures(process), lambda n: n >= 2, every=0.1)
         assert retries >= 2
         assert await wait_processed(store_url, "pull", 5, within=0) == 5  # nothing stored meanwhile
@@ -95,7 +95,7 @@ async def test_a_consumer_started_before_its_broker_waits_for_it(tmp_path: Path,
             assert retries >= 2
             broker.start()
             await create_topics(broker.bootstrap_servers, [pull.topic])
-            await publish_events(broker.bootstrap_servers, prefix, bodies([event("pull", "team/late")]))
+            await publish_to_kafka(broker.bootstrap_servers, prefix, bodies([event("pull", "team/late")]))
             assert await wait_processed(url, "pull", 1) == 1
     finally:
         broker.stop()

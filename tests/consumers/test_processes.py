@@ -18,7 +18,7 @@ from tests.consumers.conftest import MakeSettings
 from tests.support.consumers import metric, running, start_cli, stop_cli, wait_for, wait_processed
 from tests.support.database import processed_count, read_table
 from tests.support.events import bodies, event
-from tests.support.publish import publish_events
+from tests.support.publish import publish_to_kafka
 from tests.support.topics import create_topics
 
 pytestmark = pytest.mark.kafka
@@ -32,7 +32,7 @@ async def publish_in_chunks(settings: ConsumerSettings, repositories: list[str])
         events = [
             event("pull", repositories[i % len(repositories)], size=1) for i in range(start, start + CHUNK)
         ]
-        await publish_events(settings.bootstrap_servers, settings.topic_prefix, bodies(events))
+        await publish_to_kafka(settings.bootstrap_servers, settings.topic_prefix, bodies(events))
         await asyncio.sleep(0.05)
 
 

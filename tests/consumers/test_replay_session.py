@@ -1,5 +1,7 @@
-"""Replaying the real registry 2.8.2 session yields the expected inventory, pull
-statistics and audit rows, on SQLite and on PostgreSQL, through the real broker."""
+"""Replaying the real registry 2.8.2 session through the real bridge yields the expected
+inventory, pull statistics and audit rows, on SQLite and on PostgreSQL: every POST goes
+to ``registry-bridge``'s app (uvicorn on a free port), which publishes to the real broker,
+where the three consumers read it."""
 
 from __future__ import annotations
 
@@ -11,7 +13,8 @@ from tests.consumers import expected_session as expected
 from tests.consumers.conftest import MakeSettings
 from tests.support.consumers import running, wait_processed
 from tests.support.database import read_table
-from tests.support.publish import publish_events, session_bodies
+from tests.support.kafka import consume
+from tests.support.publish import post_session
 from tests.support.topics import create_topics
 
 pytestmark = pytest.mark.kafka
@@ -22,12 +25,26 @@ def by_key(rows: list[dict[str, Any]], *keys: str) -> dict[Any, dict[str, Any]]:
 
 
 async def replay(make_settings: MakeSettings, session: list[dict[str, Any]]) -> str:
-    """Publish the session, run push (and pull) to the end, then other: deletes are
-    matched against the manifests the push consumer stored (see docs/consumers.md)."""
+    """POST the session to the bridge, run push (and pull) to the end, then other: deletes
+    are matched against the manifests the push consumer stored (see docs/consumers.md)."""
     push, pull, other = (make_settings(name) for name in ("push", "pull", "other"))
-    await create_topics(push.bootstrap_servers, [push.topic, pull.topic, other.topic])
-    records = await publish_events(push.bootstrap_servers, push.topic_prefix, session_bodies(session))
-    assert len(records) == expected.POSTS
+    topics = [push.topic, pull.topic, other.topic]
+    await create_topics(push.bootstrap_servers, topics)
+    replayed = await post_session(push.bootstrap_servers, push.topic_prefix, session)
+    assert len(replayed.statuses) == expected.POSTS
+    # The registry's retries resend the same event id: the bridge answers them 200 as
+    # duplicates and publishes each distinct event once.
+    unique = sum(expected.UNIQUE_EVENTS.values())
+    assert replayed.outcomes == {
+        "published": unique,
+        "duplicates": expected.POSTS - unique,
+        "filtered": 0,
+        "quarantined": 0,
+    }
+    landed = await consume(push.bootstrap_servers, topics, expect=unique)
+    assert {h: sum(r.topic.endswith(f".{h}") for r in landed) for h in expected.UNIQUE_EVENTS} == (
+        expected.UNIQUE_EVENTS
+    )
     url = push.database_url
     async with running(push), running(pull):
         for handler in ("push", "pull"):
@@ -72,6 +89,10 @@ async def test_session_replay_builds_inventory_statistics_and_audit(
     blobs = by_key(await read_table(url, "repository_blobs"), "repository", "digest")
     blob_columns = ("size", "source", "mounted_from", "deleted_at", "deleted_by")
     assert {key: tuple(row[c] for c in blob_columns) for key, row in blobs.items()} == expected.BLOBS
+
+    pushes = by_key(await read_table(url, "pushes"), "minute", "repository", "kind")
+    push_columns = ("count", "bytes", "last_pushed_at")
+    assert {key: tuple(row[c] for c in push_columns) for key, row in pushes.items()} == expected.PUSHES
 
     counters = ("manifest_gets", "manifest_heads", "blob_gets", "blob_heads", "bytes")
     pulls = by_key(await read_table(url, "pulls"), "minute", "repository", "reference")

@@ -1,8 +1,9 @@
-"""Pure logic: settings, database URLs, time and address normalisation, DLQ headers."""
+"""Pure logic: settings, database URLs, time and address normalisation, DLQ headers,
+the push buckets of a batch."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
 
 import pytest
@@ -12,6 +13,7 @@ from consumers.deadletter import DeadLetter, dead_letter_headers
 from consumers.errors import is_transient
 from consumers.handlers import HANDLERS
 from consumers.handlers.base import client_host, minute_of, parse_timestamp
+from consumers.handlers.push import PushPlan, push_count_rows
 from consumers.settings import load
 from consumers.store.engine import async_url
 
@@ -118,4 +120,26 @@ def test_every_handler_is_registered_under_its_name() -> None:
         "push": "push",
         "pull": "pull",
         "other": "other",
+    }
+
+
+def test_a_batch_of_pushes_is_summed_per_minute_repository_and_kind() -> None:
+    def plan(second: int, repository: str, manifest: bool, size: int | None) -> PushPlan:
+        at = datetime(2026, 11, 29, 2, 3, 0) + timedelta(seconds=second)
+        return PushPlan(repository, "sha256:x", None, size, None, manifest, at, "alice")
+
+    plans = [
+        plan(5, "team/a", True, 300),
+        plan(50, "team/a", True, 300),  # the same manifest re-pushed: counted again
+        plan(10, "team/a", False, None),  # no size: counts, adds no bytes
+        plan(20, "team/a", False, 40),
+        plan(61, "team/a", True, 7),  # the next minute
+        plan(30, "team/b", True, 1),
+    ]
+    rows = {(r["minute"].minute, r["repository"], r["kind"]): r for r in push_count_rows(plans)}
+    assert {key: (r["count"], r["bytes"], r["last_pushed_at"].second) for key, r in rows.items()} == {
+        (3, "team/a", "manifest"): (2, 600, 50),
+        (3, "team/a", "blob"): (2, 40, 20),
+        (4, "team/a", "manifest"): (1, 7, 1),
+        (3, "team/b", "manifest"): (1, 1, 30),
     }

@@ -11,7 +11,8 @@ The store keeps no per-event push log, so a push is read from what it left behin
   with ``source = 'push'``, at ``first_seen_at``); mounts are in the audit log.
 
 Re-pushing a tag moves its row forward rather than adding one, so older pushes of the
-same tag are not listed; counts per bucket follow the same rule. Deletes, mounts and
+same tag are not listed. This is a listing only: push counts per bucket come from the
+``pushes`` table (see ``pushes``), which counts every push event. Deletes, mounts and
 unknown actions come from ``audit_log`` one row per event.
 """
 

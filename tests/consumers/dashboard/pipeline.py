@@ -1,13 +1,10 @@
 """The ONE place the dashboard tests get their data: the real pipeline.
 
-:func:`populate_store` publishes every event of a captured registry session to the
-real test broker as the bridge records it (``encode_event`` + ``TopicRouter``, through
-``tests.support.publish.publish_events``), then runs the real consumers one after the
-other (push, pull, other: deletes are matched against the manifests the push consumer
-stored) until each has persisted every unique event. To go through
-the real bridge instead, change ``publish_events`` below to POST ``bodies`` to
-``registry-bridge serve``; nothing else in the dashboard tests depends on how the
-events reached Kafka.
+:func:`populate_store` POSTs every body of a captured registry session, in order, to the
+real bridge (``tests.support.publish.post_session``: every answer must be 2xx), which
+publishes to the real test broker, then runs the real consumers one after the other
+(push, pull, other: deletes are matched against the manifests the push consumer stored)
+until each has persisted every unique event.
 """
 
 from __future__ import annotations
@@ -21,7 +18,7 @@ from consumers.store.tables import processed_events
 from tests.consumers.conftest import MakeSettings
 from tests.consumers.dashboard.session_facts import unique_events
 from tests.support.consumers import running, wait_for
-from tests.support.publish import publish_events, session_bodies
+from tests.support.publish import post_session
 from tests.support.topics import create_topics
 
 HANDLER_OF = {"push": "push", "pull": "pull"}  # every other action goes to "other"
@@ -54,11 +51,12 @@ async def _drain(database_url: str, handler: str, want: int) -> None:
 
 
 async def populate_store(make_settings: MakeSettings, session: list[dict[str, Any]]) -> str:
-    """Replay ``session`` through Kafka and the consumers; returns the store's URL."""
+    """Replay ``session`` through the bridge, Kafka and the consumers; returns the store's URL."""
     push, pull, other = (make_settings(name) for name in ("push", "pull", "other"))
     await create_topics(push.bootstrap_servers, [push.topic, pull.topic, other.topic])
-    await publish_events(push.bootstrap_servers, push.topic_prefix, session_bodies(session))
+    replayed = await post_session(push.bootstrap_servers, push.topic_prefix, session)
     want = expected_per_handler(session)
+    assert replayed.outcomes["published"] == sum(want.values()), replayed.outcomes
     for settings in (push, pull, other):  # one at a time: each migrates the store at start
         async with running(settings):
             await _drain(settings.database_url, settings.handler, want[settings.handler])

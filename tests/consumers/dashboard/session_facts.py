@@ -2,9 +2,11 @@
 fixture's raw events with plain rules (never with the dashboard's or the consumers' code).
 
 The rules follow the registry's semantics (docs/dashboard.md): a pull counts once per
-event id; bytes are the sizes of GETs; a push is read back from the inventory, so a tag
-counts once at its latest push and drops out when a tag delete removed it; a blob
-counts at its first upload to a repository; deletes and mounts are audited.
+event id; bytes are the sizes of GETs; a push counts once per event id too (charts and
+totals), with its target size as bytes pushed. The list of recent pushes is read back
+from the inventory, so there a tag shows once at its latest push and drops out when a
+tag delete removed it, and a blob shows at its first upload to a repository; deletes
+and mounts are audited.
 """
 
 from __future__ import annotations
@@ -93,8 +95,14 @@ def pull_counters(events: Iterable[Ev]) -> dict[str, int]:
     }
 
 
-def pushes(events: list[Ev]) -> list[Ev]:
-    """The pushes the inventory still remembers (see the module docstring)."""
+def push_events(events: list[Ev]) -> list[Ev]:
+    """Every push event (once per id): what the load chart and the totals count."""
+    return [e for e in events if e.action == "push"]
+
+
+def listed_pushes(events: list[Ev]) -> list[Ev]:
+    """The pushes the inventory still remembers, as recent activity lists them (see the
+    module docstring)."""
     tag_deletes = {(e.repository, e.tag): e.time for e in events if e.action == "delete" and e.tag}
     latest_tag: dict[tuple[str, str], Ev] = {}
     first_blob: dict[tuple[str, str], Ev] = {}

@@ -91,7 +91,7 @@ async def check_pull_series(client: httpx.AsyncClient, events: Events) -> None:
 async def check_load(client: httpx.AsyncClient, events: Events) -> None:
     body = await get(client, "/api/v1/load", step="minute", **SESSION)
     points = {p["time"]: p for p in body["items"]}
-    pushed = facts.pushes(events)
+    pushed = facts.push_events(events)
     assert {t: p["pushes"] for t, p in points.items() if p["pushes"]} == {
         iso(m): n for m, n in facts.per_minute(pushed).items()
     }
@@ -137,13 +137,13 @@ async def check_top_lists(client: httpx.AsyncClient, events: Events) -> None:
 
 async def check_activity(client: httpx.AsyncClient, events: Events) -> None:
     body = await get(client, "/api/v1/activity", limit=500)
-    expected = facts.pushes(events) + facts.audited(events)
+    expected = facts.listed_pushes(events) + facts.audited(events)
     assert len(body["items"]) == len(expected)
     assert [r["time"] for r in body["items"]] == sorted((r["time"] for r in body["items"]), reverse=True)
     pushes = await get(client, "/api/v1/activity", action="push", kind="manifest", limit=3)
-    newest = sorted((e for e in facts.pushes(events) if not e.is_blob), key=lambda e: e.time, reverse=True)[
-        :3
-    ]
+    newest = sorted(
+        (e for e in facts.listed_pushes(events) if not e.is_blob), key=lambda e: e.time, reverse=True
+    )[:3]
     assert [(r["repository"], r["tag"], r["size"]) for r in pushes["items"]] == [
         (e.repository, e.tag, e.size) for e in newest
     ]
@@ -174,8 +174,13 @@ async def check_summary(client: httpx.AsyncClient, events: Events) -> None:
     body = await get(client, "/api/v1/summary", **SESSION)
     counters = facts.pull_counters(facts.pulls(events))
     assert body["pulls"] == {**counters, "heads": counters["manifest_heads"] + counters["blob_heads"]}
-    assert body["pushes"]["count"] == len(facts.pushes(events))
-    assert body["pushes"]["blobs"] == sum(1 for e in facts.pushes(events) if e.is_blob)
+    pushed = facts.push_events(events)
+    assert body["pushes"] == {
+        "count": len(pushed),
+        "manifests": sum(1 for e in pushed if not e.is_blob),
+        "blobs": sum(1 for e in pushed if e.is_blob),
+        "bytes": sum(e.size or 0 for e in pushed),
+    }
     actions = [e.action for e in facts.audited(events)]
     assert (body["deletes"], body["mounts"]) == (actions.count("delete"), actions.count("mount"))
     assert body["repositories"] == {"total": 3, "active": len({e.repository for e in facts.pulls(events)})}

@@ -64,11 +64,11 @@ async def check_charts(page: Page) -> None:
 async def check_tables(page: Page, events: list[facts.Ev]) -> None:
     counters = facts.pull_counters(facts.pulls(events))
     assert await tile(page, "pulls") == str(counters["requests"])
-    assert await tile(page, "pushes") == str(len(facts.pushes(events)))
+    assert await tile(page, "pushes") == str(len(facts.push_events(events)))
     top = await rows(page, "top-images")
     assert [r.split("\t")[0] for r in top] == ["team/hello", "team/copy"]
     assert len(await rows(page, "top-clients")) == len(facts.top_clients(events))
-    manifests = [e for e in facts.pushes(events) if not e.is_blob]
+    manifests = [e for e in facts.listed_pushes(events) if not e.is_blob]
     pushes = await rows(page, "recent-pushes")
     assert len(pushes) == min(10, len(manifests)) and "team/hello:q3" in pushes[0]
     audit = await rows(page, "audit")
