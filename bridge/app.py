@@ -37,7 +37,10 @@ PublisherFactory = Callable[[BridgeSettings], Publisher]
 
 def kafka_publisher(settings: BridgeSettings) -> Publisher:
     return KafkaPublisher(
-        settings.bootstrap_servers, client_id=settings.kafka_client_id, ready_max_age=settings.ready_max_age
+        settings.bootstrap_servers,
+        client_id=settings.kafka_client_id,
+        ready_max_age=settings.ready_max_age,
+        security=settings.kafka_security,
     )
 
 
@@ -56,6 +59,7 @@ def build_state(settings: BridgeSettings, publisher: Publisher, lifecycle: Lifec
         DedupeWindow(settings.dedupe_window),
         bridge_metrics,
         settings.publish_timeout,
+        settings.max_events_per_body,
     )
     return BridgeState(
         receiver=receiver,
@@ -64,6 +68,7 @@ def build_state(settings: BridgeSettings, publisher: Publisher, lifecycle: Lifec
         metrics=bridge_metrics,
         lifecycle=lifecycle,
         max_body_bytes=settings.max_body_bytes,
+        body_timeout=settings.body_timeout,
         retry_after=settings.retry_after_seconds,
     )
 

@@ -71,6 +71,7 @@ def server_config(settings: BridgeSettings, host: str, port: int, lifecycle: Lif
         access_log=False,
         server_header=False,
         timeout_graceful_shutdown=max(1, int(settings.grace_period)),
+        **settings.tls.uvicorn_kwargs(),
     )
 
 
