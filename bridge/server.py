@@ -17,6 +17,7 @@ import uvicorn
 from bridge.app import create_app
 from bridge.lifecycle import Lifecycle
 from bridge.logs import flush_logs
+from bridge.protocol import header_timeout_protocol
 from bridge.settings import BridgeSettings
 
 log = logging.getLogger("bridge.server")
@@ -66,6 +67,7 @@ def server_config(settings: BridgeSettings, host: str, port: int, lifecycle: Lif
         host=host,
         port=port,
         lifespan="on",
+        http=header_timeout_protocol(settings.header_timeout),
         proxy_headers=False,
         log_config=None,
         access_log=False,

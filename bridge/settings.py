@@ -30,6 +30,7 @@ class BridgeSettings:
     topic_routes: Mapping[str, str] = field(default_factory=lambda: dict(DEFAULT_ROUTES))
     max_body_bytes: int = MIB
     body_timeout: float = 10.0
+    header_timeout: float = 10.0
     max_events_per_body: int = DEFAULT_MAX_EVENTS
     publish_timeout: float = 0.5
     retry_after_seconds: int = 1
@@ -57,6 +58,7 @@ class BridgeSettings:
             topic_routes=env.pairs("TOPIC_ROUTES", DEFAULT_ROUTES),
             max_body_bytes=env.integer("MAX_BODY_BYTES", MIB, minimum=1024),
             body_timeout=env.number("BODY_TIMEOUT_SECONDS", 10.0, minimum=0.1),
+            header_timeout=env.number("HEADER_TIMEOUT_SECONDS", 10.0, minimum=0.1),
             max_events_per_body=env.integer("MAX_EVENTS_PER_BODY", DEFAULT_MAX_EVENTS, minimum=1),
             publish_timeout=env.number("PUBLISH_TIMEOUT_SECONDS", 0.5, minimum=0.01),
             retry_after_seconds=env.integer("RETRY_AFTER_SECONDS", 1, minimum=0),

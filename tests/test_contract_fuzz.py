@@ -23,21 +23,11 @@ from bridge.contract import (
     encode_quarantine,
     parse_envelope,
 )
+from tests.support.strategies import json_values
 
 ROUTER = TopicRouter()
 FUZZ = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
-json_scalars = (
-    st.none()
-    | st.booleans()
-    | st.integers(-(2**63), 2**63 - 1)
-    | st.floats(allow_nan=False, allow_infinity=False)
-)
-json_values = st.recursive(
-    json_scalars | st.text(max_size=20),
-    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
-    max_leaves=20,
-)
 field_values = json_values | st.text(min_size=1, max_size=30)
 event_like = st.fixed_dictionaries(
     {},
