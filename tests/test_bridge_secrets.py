@@ -4,6 +4,7 @@ line, no answer body or header, and not in ``/metrics``."""
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 from pathlib import Path
 from typing import Any
@@ -86,4 +87,7 @@ def test_the_token_check_compares_in_constant_time_against_every_token(
     check = TokenCheck(["first", "second", "third"])
     assert check.allows("Bearer first")
     assert not check.allows("Bearer fir")
-    assert [b for _, b in calls] == [b"first", b"second", b"third"] * 2  # no early exit on a match
+    digests = [hashlib.sha256(token).digest() for token in (b"first", b"second", b"third")]
+    assert [b for _, b in calls] == digests * 2  # every token, no early exit on a match
+    assert [a for a, _ in calls] == [digests[0]] * 3 + [hashlib.sha256(b"fir").digest()] * 3
+    assert {len(a) for a, _ in calls} == {32}  # the same length whatever was presented
