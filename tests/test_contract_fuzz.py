@@ -19,8 +19,10 @@ from bridge.contract import (
     Event,
     InvalidEnvelope,
     TopicRouter,
+    decode_event,
     encode_event,
     encode_quarantine,
+    header_value,
     parse_envelope,
 )
 from tests.support.strategies import json_values
@@ -151,3 +153,22 @@ def test_quarantine_records_are_capped() -> None:
     assert headers["quarantine-truncated"] == str(MAX_RECORD_BYTES + 10).encode()
     assert len(headers["quarantine-reason"]) == 1024
     assert record.size < 1024 * 1024
+
+
+@FUZZ
+@given(st.binary(max_size=1024) | json_values.map(orjson.dumps) | event_like.map(orjson.dumps))
+def test_consumers_decode_any_record_value_cleanly(value: bytes) -> None:
+    """What a consumer reads from a topic anyone can write to: an Event or a ContractError."""
+    try:
+        event = decode_event(value)
+    except ContractError:
+        return
+    assert event.id and event.action and event.repository
+
+
+@FUZZ
+@given(st.lists(st.tuples(st.text(max_size=10), st.binary(max_size=20) | st.none()), max_size=5))
+def test_header_values_decode_whatever_the_bytes(headers: list[tuple[str, bytes]]) -> None:
+    for name, _ in headers:
+        value = header_value(headers, name)
+        assert value is None or isinstance(value, str)
