@@ -39,7 +39,10 @@ PublisherFactory = Callable[[BridgeSettings], Publisher]
 
 def kafka_publisher(settings: BridgeSettings) -> Publisher:
     return KafkaPublisher(
-        settings.bootstrap_servers, client_id=settings.kafka_client_id, ready_max_age=settings.ready_max_age
+        settings.bootstrap_servers,
+        client_id=settings.kafka_client_id,
+        ready_max_age=settings.ready_max_age,
+        security=settings.kafka_security,
     )
 
 
@@ -63,6 +66,7 @@ def build_state(
         bridge_metrics,
         settings.publish_timeout,
         spool,
+        settings.max_events_per_body,
     )
     return BridgeState(
         receiver=receiver,
@@ -71,6 +75,7 @@ def build_state(
         metrics=bridge_metrics,
         lifecycle=lifecycle,
         max_body_bytes=settings.max_body_bytes,
+        body_timeout=settings.body_timeout,
         retry_after=settings.retry_after_seconds,
         spool=spool,
     )

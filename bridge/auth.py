@@ -6,6 +6,7 @@ switch the registry over, then drop the old one.
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 from collections.abc import Iterable
 
@@ -15,11 +16,13 @@ class TokenCheck:
 
     With no tokens (only allowed with ``REGBRIDGE_ALLOW_ANONYMOUS=true``) every request
     passes. Every configured token is compared, so the time taken does not say which
-    token, or how much of one, matched.
+    token, or how much of one, matched. Both sides are compared as SHA-256 digests, so it
+    does not say how long a token is either (``compare_digest`` returns early on a length
+    difference). Only the digests are kept.
     """
 
     def __init__(self, tokens: Iterable[str]) -> None:
-        self._tokens = tuple(t.encode() for t in tokens if t)
+        self._tokens = tuple(_digest(t.encode()) for t in tokens if t)
 
     @property
     def anonymous(self) -> bool:
@@ -31,10 +34,15 @@ class TokenCheck:
         presented = bearer_token(authorization)
         if presented is None:
             return False
+        digest = _digest(presented)
         matched = False
         for token in self._tokens:
-            matched |= hmac.compare_digest(presented, token)
+            matched |= hmac.compare_digest(digest, token)
         return matched
+
+
+def _digest(token: bytes) -> bytes:
+    return hashlib.sha256(token).digest()
 
 
 def bearer_token(authorization: str | None) -> bytes | None:

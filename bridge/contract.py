@@ -43,6 +43,12 @@ CE_SOURCE_FALLBACK = "/registry-kafka-bridge"
 CONTENT_TYPE = "application/json"
 MANIFEST_HINTS = ("manifest", "image.index")
 BLOB_MEDIA_TYPE = "application/octet-stream"
+# orjson decodes 1024 levels of nesting but encodes only 254 (events are re-encoded)
+ENCODABLE_DEPTH = 254
+# the largest record value sent (aiokafka's max_request_size and Kafka's default
+# message.max.bytes are about 1 MiB; headers and batch overhead need the rest)
+MAX_RECORD_BYTES = 1_000_000
+DEFAULT_MAX_EVENTS = 1000
 
 Headers = list[tuple[str, bytes]]
 _SAFE_ACTION = re.compile(r"^[a-z][a-z0-9_-]{0,31}$")
@@ -158,12 +164,12 @@ class Event:
         return self.repository
 
 
-def parse_envelope(body: bytes) -> list[Any]:
+def parse_envelope(body: bytes, max_events: int = DEFAULT_MAX_EVENTS) -> list[Any]:
     """The ``events`` list of a notification envelope, items not yet validated.
 
-    orjson reads up to 1024 levels of nesting but writes only 254, so an envelope
-    that nests deeper than it can write back is refused here, as a whole: otherwise
-    re-encoding one of its events (for Kafka or for quarantine) would raise."""
+    Refuses more than ``max_events`` events (the work per body stays bounded) and
+    nesting deeper than the events can be re-encoded.
+    """
     try:
         decoded = orjson.loads(body)
     except orjson.JSONDecodeError as exc:
@@ -173,10 +179,13 @@ def parse_envelope(body: bytes) -> list[Any]:
     events = decoded.get("events")
     if not isinstance(events, list):
         raise InvalidEnvelope("envelope has no 'events' list")
-    try:
-        orjson.dumps(events)
-    except orjson.JSONEncodeError as exc:
-        raise InvalidEnvelope(f"envelope cannot be re-encoded: {exc}") from None
+    if len(events) > max_events:
+        raise InvalidEnvelope(f"envelope has {len(events)} events, more than {max_events}")
+    if body.count(b"[") + body.count(b"{") > ENCODABLE_DEPTH:  # cheap: only then can it be too deep
+        try:
+            orjson.dumps(events)
+        except orjson.JSONEncodeError:
+            raise InvalidEnvelope(f"envelope is nested deeper than {ENCODABLE_DEPTH} levels") from None
     return events
 
 
@@ -230,6 +239,12 @@ class OutgoingRecord:
     value: bytes
     headers: Headers
 
+    @property
+    def size(self) -> int:
+        """Bytes of key, value and headers (what Kafka's size limits count, less framing)."""
+        key = len(self.key) if self.key is not None else 0
+        return key + len(self.value) + sum(len(name) + len(value) for name, value in self.headers)
+
 
 def event_headers(event: Event) -> Headers:
     headers: Headers = [
@@ -259,10 +274,17 @@ def encode_event(event: Event, router: TopicRouter) -> OutgoingRecord:
 
 
 def encode_quarantine(payload: bytes, reason: str, router: TopicRouter, source: str = "") -> OutgoingRecord:
-    """A record for ``<prefix>.invalid``: the raw bytes, with the reason in a header."""
-    headers: Headers = [("quarantine-reason", reason.encode()[:1024])]
+    """A record for ``<prefix>.invalid``: the raw bytes, with the reason in a header.
+
+    A payload over :data:`MAX_RECORD_BYTES` keeps only its first ``MAX_RECORD_BYTES``
+    bytes, and ``quarantine-truncated`` gives the original length.
+    """
+    headers: Headers = [("quarantine-reason", reason.encode("utf-8", "replace")[:1024])]
     if source:
-        headers.append(("quarantine-source", source.encode()))
+        headers.append(("quarantine-source", source.encode("utf-8", "replace")[:256]))
+    if len(payload) > MAX_RECORD_BYTES:
+        headers.append(("quarantine-truncated", str(len(payload)).encode()))
+        payload = payload[:MAX_RECORD_BYTES]
     return OutgoingRecord(topic=router.invalid_topic, key=None, value=payload, headers=headers)
 
 

@@ -29,6 +29,7 @@ class BridgeState:
     metrics: BridgeMetrics
     lifecycle: Lifecycle
     max_body_bytes: int
+    body_timeout: float
     retry_after: int
     spool: SpoolGate | None = None
 

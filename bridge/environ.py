@@ -106,14 +106,26 @@ class Environ:
     def secrets(self, name: str) -> tuple[str, ...]:
         """A comma-separated secret list from ``REGBRIDGE_<NAME>`` or from the file
         named by ``REGBRIDGE_<NAME>_FILE`` (one or more per line or comma-separated)."""
-        file_name = self.text(name + "_FILE")
-        if file_name:
-            try:
-                text = Path(file_name).read_text(encoding="utf-8")
-            except OSError as exc:
-                raise ConfigError(
-                    f"{PREFIX}{name}_FILE={file_name!r} cannot be read: {exc.strerror}"
-                ) from None
+        text = self._secret_file(name)
+        if text is not None:
             parts = text.replace("\n", ",").split(",")
             return tuple(p.strip() for p in parts if p.strip())
         return self.items(name)
+
+    def secret(self, name: str) -> str:
+        """One secret (a password: commas are kept) from ``REGBRIDGE_<NAME>`` or from the
+        file named by ``REGBRIDGE_<NAME>_FILE``; surrounding whitespace and the final
+        newline are dropped. ``""`` when neither is set."""
+        text = self._secret_file(name)
+        return (text if text is not None else self.raw(name) or "").strip()
+
+    def _secret_file(self, name: str) -> str | None:
+        """The text of the file named by ``REGBRIDGE_<NAME>_FILE``, None when unset."""
+        file_name = self.text(name + "_FILE")
+        if not file_name:
+            return None
+        try:
+            return Path(file_name).read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            why = exc.strerror if isinstance(exc, OSError) else "not UTF-8"
+            raise ConfigError(f"{PREFIX}{name}_FILE={file_name!r} cannot be read: {why}") from None

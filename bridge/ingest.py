@@ -1,12 +1,15 @@
 """``POST /events`` as a plain ASGI app: the hot path, without Request or Response objects.
 
 Per request: refuse while draining (503), check the bearer token (401), read the body up to
-``REGBRIDGE_MAX_BODY_BYTES`` (413), hand it to the :class:`~bridge.receiver.Receiver`
-(200/202, or 503 when Kafka did not acknowledge), answer, and write one log line.
+``REGBRIDGE_MAX_BODY_BYTES`` (413) within ``REGBRIDGE_BODY_TIMEOUT_SECONDS`` (408; uvicorn
+has no body-read timeout of its own, so a client trickling bytes is cut here), hand it to
+the :class:`~bridge.receiver.Receiver` (200/202, or 503 when Kafka did not acknowledge),
+answer, and write one log line.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from typing import Any
@@ -22,6 +25,7 @@ log = logging.getLogger("bridge.request")
 
 Headers = list[tuple[bytes, bytes]]
 JSON = (b"content-type", b"application/json")
+CLOSE = (b"connection", b"close")  # after a 408: stop waiting for the rest of the body
 
 
 class BodyTooLarge(Exception):
@@ -107,9 +111,13 @@ async def handle(scope: Scope, receive: Receive, headers: dict[bytes, bytes], st
         state.metrics.auth_failures.inc()
         return error(401, "missing or invalid bearer token", "unauthorized")
     try:
-        body = await read_body(receive, headers.get(b"content-length"), state.max_body_bytes)
+        async with asyncio.timeout(state.body_timeout):
+            body = await read_body(receive, headers.get(b"content-length"), state.max_body_bytes)
     except BodyTooLarge:
         return error(413, f"body is over {state.max_body_bytes} bytes", "too_large")
+    except TimeoutError:
+        state.metrics.body_timeouts.inc()
+        return error(408, f"body not received within {state.body_timeout}s", "timeout", (CLOSE,))
     except Disconnected:
         return Answer(499, b"", [], "disconnected")
     client = scope.get("client")

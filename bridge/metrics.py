@@ -50,6 +50,9 @@ class BridgeMetrics:
         self.auth_failures = Counter(
             "regbridge_auth_failures", "Requests refused for a missing or wrong token", registry=r
         )
+        self.body_timeouts = Counter(
+            "regbridge_body_timeouts", "Requests answered 408: the body was not received in time", registry=r
+        )
         self.publish_failures = Counter(
             "regbridge_publish_failures", "Envelopes answered 503 because Kafka did not ack", registry=r
         )

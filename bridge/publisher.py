@@ -25,6 +25,7 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.errors import BrokerResponseError, KafkaConnectionError, KafkaError
 
 from bridge.contract import OutgoingRecord
+from bridge.kafka_security import KafkaSecurity
 
 log = logging.getLogger("bridge.publisher")
 
@@ -68,8 +69,16 @@ class KafkaPublisher:
     ``ready_max_age`` seconds".
     """
 
-    def __init__(self, bootstrap_servers: str, *, client_id: str, ready_max_age: float = 5.0) -> None:
+    def __init__(
+        self,
+        bootstrap_servers: str,
+        *,
+        client_id: str,
+        ready_max_age: float = 5.0,
+        security: KafkaSecurity | None = None,
+    ) -> None:
         self.bootstrap_servers = bootstrap_servers
+        self.security = security or KafkaSecurity()
         self.client_id = client_id
         self.ready_max_age = ready_max_age
         self.idempotent: bool | None = None  # None until the broker told us
@@ -174,6 +183,7 @@ class KafkaPublisher:
             enable_idempotence=enable_idempotence,
             linger_ms=0,
             max_batch_size=256 * 1024,
+            **self.security.client_kwargs(),
         )
         try:
             await producer.start()

@@ -18,6 +18,8 @@ from typing import Any
 import orjson
 
 from bridge.contract import (
+    DEFAULT_MAX_EVENTS,
+    MAX_RECORD_BYTES,
     Event,
     InvalidEnvelope,
     InvalidEvent,
@@ -109,6 +111,7 @@ class Receiver:
         metrics: BridgeMetrics,
         budget: float,
         spool: SpoolGate | None = None,
+        max_events: int = DEFAULT_MAX_EVENTS,
     ) -> None:
         self.publisher = publisher
         self.router = router
@@ -117,6 +120,7 @@ class Receiver:
         self.metrics = metrics
         self.budget = budget
         self.spool = spool
+        self.max_events = max_events
 
     async def receive(self, body: bytes, source: str = "") -> Outcome:
         """Raises :class:`NotAcknowledged` when a record was not acknowledged in time."""
@@ -129,7 +133,7 @@ class Receiver:
 
     async def _receive(self, body: bytes, source: str, outcome: Outcome) -> Outcome:
         try:
-            raw_events = parse_envelope(body)
+            raw_events = parse_envelope(body, self.max_events)
         except InvalidEnvelope as exc:
             record = encode_quarantine(body, str(exc), self.router, source)
             await self._deliver(_Plan(sends=[(None, record)]), outcome)
@@ -149,18 +153,20 @@ class Receiver:
             try:
                 event = Event.from_raw(raw)
             except InvalidEvent as exc:
-                record = encode_quarantine(orjson.dumps(raw), str(exc), self.router, source)
-                plan.sends.append((None, record))
-                outcome.quarantined += 1
-                outcome.error = str(exc)
-                self.metrics.quarantined.labels("event").inc()
+                self._quarantine(orjson.dumps(raw), str(exc), plan, outcome, source)
                 continue
             outcome.event_ids.append(event.id)
             self.metrics.count_received(event.action)
-            self._classify(event, plan, outcome, sending)
+            self._classify(event, plan, outcome, sending, source)
         return plan
 
-    def _classify(self, event: Event, plan: _Plan, outcome: Outcome, sending: set[str]) -> None:
+    def _quarantine(self, payload: bytes, reason: str, plan: _Plan, outcome: Outcome, source: str) -> None:
+        plan.sends.append((None, encode_quarantine(payload, reason, self.router, source)))
+        outcome.quarantined += 1
+        outcome.error = reason
+        self.metrics.quarantined.labels("event").inc()
+
+    def _classify(self, event: Event, plan: _Plan, outcome: Outcome, sending: set[str], source: str) -> None:
         reason = self.event_filter.reason_to_drop(event)
         if reason is not None:
             outcome.filtered += 1
@@ -173,8 +179,13 @@ class Receiver:
             if pending is not None:
                 plan.joins.append(pending)
             return
+        record = encode_event(event, self.router)
+        if record.size > MAX_RECORD_BYTES:  # Kafka would refuse it (503 for ever): quarantine it
+            reason = f"event record is {record.size} bytes, over {MAX_RECORD_BYTES}"
+            self._quarantine(record.value, reason, plan, outcome, source)
+            return
         sending.add(event.id)
-        plan.sends.append((event.id, encode_event(event, self.router)))
+        plan.sends.append((event.id, record))
 
     async def _deliver(self, plan: _Plan, outcome: Outcome) -> None:
         if not plan.sends and not plan.joins:

@@ -17,6 +17,7 @@ import uvicorn
 from bridge.app import create_app
 from bridge.lifecycle import Lifecycle
 from bridge.logs import flush_logs
+from bridge.protocol import header_timeout_protocol
 from bridge.settings import BridgeSettings
 
 log = logging.getLogger("bridge.server")
@@ -66,11 +67,13 @@ def server_config(settings: BridgeSettings, host: str, port: int, lifecycle: Lif
         host=host,
         port=port,
         lifespan="on",
+        http=header_timeout_protocol(settings.header_timeout),
         proxy_headers=False,
         log_config=None,
         access_log=False,
         server_header=False,
         timeout_graceful_shutdown=max(1, int(settings.grace_period)),
+        **settings.tls.uvicorn_kwargs(),
     )
 
 

@@ -7,9 +7,11 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from bridge.contract import DEFAULT_PREFIX, DEFAULT_ROUTES, TopicRouter
+from bridge.contract import DEFAULT_MAX_EVENTS, DEFAULT_PREFIX, DEFAULT_ROUTES, TopicRouter
 from bridge.environ import PREFIX, ConfigError, Environ
+from bridge.kafka_security import KafkaSecurity
 from bridge.spool import SpoolSettings
+from bridge.tls import ReceiverTLS
 
 MIB = 1024 * 1024
 DEFAULT_BOOTSTRAP = "localhost:9092"
@@ -23,11 +25,14 @@ class BridgeSettings:
     """Everything ``registry-bridge serve`` needs; defaults are the documented ones."""
 
     bootstrap_servers: str = DEFAULT_BOOTSTRAP
-    auth_tokens: tuple[str, ...] = ()
+    auth_tokens: tuple[str, ...] = field(default=(), repr=False)
     allow_anonymous: bool = False
     topic_prefix: str = DEFAULT_PREFIX
     topic_routes: Mapping[str, str] = field(default_factory=lambda: dict(DEFAULT_ROUTES))
     max_body_bytes: int = MIB
+    body_timeout: float = 10.0
+    header_timeout: float = 10.0
+    max_events_per_body: int = DEFAULT_MAX_EVENTS
     publish_timeout: float = 0.5
     retry_after_seconds: int = 1
     dedupe_window: int = 100_000
@@ -41,6 +46,8 @@ class BridgeSettings:
     log_level: str = "INFO"
     log_format: str = "auto"
     spool: SpoolSettings = field(default_factory=SpoolSettings)  # off unless REGBRIDGE_SPOOL_DIR is set
+    kafka_security: KafkaSecurity = field(default_factory=KafkaSecurity)
+    tls: ReceiverTLS = field(default_factory=ReceiverTLS)
 
     @classmethod
     def from_environ(cls, env: Environ) -> BridgeSettings:
@@ -52,6 +59,9 @@ class BridgeSettings:
             topic_prefix=env.text("TOPIC_PREFIX", DEFAULT_PREFIX),
             topic_routes=env.pairs("TOPIC_ROUTES", DEFAULT_ROUTES),
             max_body_bytes=env.integer("MAX_BODY_BYTES", MIB, minimum=1024),
+            body_timeout=env.number("BODY_TIMEOUT_SECONDS", 10.0, minimum=0.1),
+            header_timeout=env.number("HEADER_TIMEOUT_SECONDS", 10.0, minimum=0.1),
+            max_events_per_body=env.integer("MAX_EVENTS_PER_BODY", DEFAULT_MAX_EVENTS, minimum=1),
             publish_timeout=env.number("PUBLISH_TIMEOUT_SECONDS", 0.5, minimum=0.01),
             retry_after_seconds=env.integer("RETRY_AFTER_SECONDS", 1, minimum=0),
             dedupe_window=env.integer("DEDUPE_WINDOW", 100_000, minimum=0),
@@ -65,6 +75,8 @@ class BridgeSettings:
             log_level=env.text("LOG_LEVEL", "INFO").upper(),
             log_format=env.text("LOG_FORMAT", "auto").lower(),
             spool=SpoolSettings.from_environ(env),
+            kafka_security=KafkaSecurity.from_environ(env),
+            tls=ReceiverTLS.from_environ(env),
         )
         settings.check()
         return settings

@@ -33,6 +33,7 @@ log = logging.getLogger("consumers.process")
 
 def _kafka_clients(settings: ConsumerSettings) -> tuple[AIOKafkaConsumer, AIOKafkaProducer]:
     client_id = f"registry-consumer-{settings.handler}-{uuid.uuid4().hex[:6]}"
+    security = settings.kafka_security.client_kwargs()
     consumer = AIOKafkaConsumer(
         bootstrap_servers=settings.bootstrap_servers,
         group_id=settings.group,
@@ -43,6 +44,7 @@ def _kafka_clients(settings: ConsumerSettings) -> tuple[AIOKafkaConsumer, AIOKaf
         heartbeat_interval_ms=settings.heartbeat_interval_ms,
         rebalance_timeout_ms=max(settings.session_timeout_ms, 10_000),
         max_partition_fetch_bytes=settings.max_partition_fetch_bytes,
+        **security,
     )
     # acks=all without idempotence: the embedded broker (Tansu) refuses idempotent producers.
     producer = AIOKafkaProducer(
@@ -50,6 +52,7 @@ def _kafka_clients(settings: ConsumerSettings) -> tuple[AIOKafkaConsumer, AIOKaf
         client_id=client_id + "-dlq",
         acks="all",
         enable_idempotence=False,
+        **security,
     )
     return consumer, producer
 

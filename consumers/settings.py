@@ -4,10 +4,11 @@ by :func:`load` (the CLI calls it) and passed down. See ``docs/configuration.md`
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from bridge.contract import DEFAULT_PREFIX, TopicRouter
 from bridge.environ import ConfigError, Environ
+from bridge.kafka_security import KafkaSecurity
 from consumers.store.engine import DEFAULT_DATABASE_URL
 
 DEFAULT_BOOTSTRAP = "localhost:9092"
@@ -37,6 +38,7 @@ class ConsumerSettings:
     migrate_on_start: bool = True
     log_level: str = "INFO"
     log_format: str = "auto"
+    kafka_security: KafkaSecurity = field(default_factory=KafkaSecurity)
 
     @property
     def router(self) -> TopicRouter:
@@ -91,4 +93,5 @@ def load(handler: str, environ: Environ | None = None) -> ConsumerSettings:
         migrate_on_start=env.flag("CONSUMER_MIGRATE_ON_START", True),
         log_level=env.text("LOG_LEVEL", "INFO"),
         log_format=env.text("LOG_FORMAT", "auto"),
+        kafka_security=KafkaSecurity.from_environ(env),
     )

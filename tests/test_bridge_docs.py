@@ -11,14 +11,18 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_every_bridge_variable_is_documented() -> None:
-    source = (ROOT / "bridge" / "settings.py").read_text()
+    modules = ("settings.py", "kafka_security.py", "tls.py")
+    source = "".join((ROOT / "bridge" / name).read_text() for name in modules)
     names = set(re.findall(r'env\.\w+\(\s*"([A-Z_]+)"', source))
     assert {"KAFKA_BOOTSTRAP_SERVERS", "AUTH_TOKENS", "TOPIC_PREFIX", "MAX_BODY_BYTES"} <= names
+    assert {"TLS_CERT_FILE", "KAFKA_SASL_PASSWORD", "KAFKA_SECURITY_PROTOCOL"} <= names
     text = (ROOT / "docs" / "configuration.md").read_text()
     bridge_section = text.split("## Bridge", 1)[1]
     missing = sorted(n for n in names if f"`REGBRIDGE_{n}`" not in bridge_section)
     assert missing == []
     assert "`REGBRIDGE_AUTH_TOKENS_FILE`" in bridge_section
+    assert "`REGBRIDGE_KAFKA_SASL_PASSWORD_FILE`" in bridge_section
+    assert (ROOT / "docs" / "security.md").exists()
 
 
 def test_documented_ce_types_match_the_contract() -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import ssl
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -74,7 +75,10 @@ class RunningBridge:
 
 
 @asynccontextmanager
-async def running_bridge(settings: BridgeSettings, *, ready: bool = True) -> AsyncIterator[RunningBridge]:
+async def running_bridge(
+    settings: BridgeSettings, *, ready: bool = True, verify: ssl.SSLContext | bool = True
+) -> AsyncIterator[RunningBridge]:
+    """``verify`` is the client's TLS context when the settings turn HTTPS on."""
     port = free_port()
     lifecycle = Lifecycle(settings.grace_period)
     server = BridgeServer(server_config(settings, "127.0.0.1", port, lifecycle), lifecycle)
@@ -84,9 +88,9 @@ async def running_bridge(settings: BridgeSettings, *, ready: bool = True) -> Asy
         if task.done() or time.monotonic() > deadline:
             raise AssertionError("the bridge did not start")
         await asyncio.sleep(0.02)
-    url = f"http://127.0.0.1:{port}"
+    url = f"{'https' if settings.tls.enabled else 'http'}://127.0.0.1:{port}"
     try:
-        async with httpx.AsyncClient(base_url=url, timeout=10) as client:
+        async with httpx.AsyncClient(base_url=url, timeout=10, verify=verify) as client:
             running = RunningBridge(url, client, server, lifecycle)
             if ready:
                 await running.wait_ready()

@@ -7,6 +7,7 @@ import time
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 from aiokafka import AIOKafkaConsumer
 
@@ -22,10 +23,17 @@ class Landed:
 
 
 async def consume(
-    bootstrap: str, topics: Iterable[str], *, expect: int, within: float = 15.0, settle: float = 0.5
+    bootstrap: str,
+    topics: Iterable[str],
+    *,
+    expect: int,
+    within: float = 15.0,
+    settle: float = 0.5,
+    client_kwargs: dict[str, Any] | None = None,
 ) -> list[Landed]:
     """Every record on ``topics`` from the start: waits for ``expect`` records, then
-    ``settle`` seconds more so that extra records are seen too."""
+    ``settle`` seconds more so that extra records are seen too. ``client_kwargs`` (TLS,
+    SASL) go to the consumer as they are."""
     consumer = AIOKafkaConsumer(
         *topics,
         bootstrap_servers=bootstrap,
@@ -33,6 +41,7 @@ async def consume(
         auto_offset_reset="earliest",
         enable_auto_commit=False,
         client_id=f"test-reader-{uuid.uuid4().hex[:6]}",
+        **(client_kwargs or {}),
     )
     await consumer.start()
     found: list[Landed] = []

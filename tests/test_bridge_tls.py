@@ -1,0 +1,105 @@
+"""HTTPS on the receiver (``REGBRIDGE_TLS_*``), on a real server with certificates made
+in the test: a verified client gets its 200, plain HTTP and unverifiable clients fail,
+and with a client CA only clients with a certificate from it get through."""
+
+from __future__ import annotations
+
+import asyncio
+import ssl
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from bridge.environ import ConfigError, Environ
+from bridge.tls import ReceiverTLS
+from tests.support.bridge import bridge_settings, registry_body, running_bridge
+from tests.support.certs import Certificates, make_certificates
+
+pytestmark = pytest.mark.kafka
+
+
+@pytest.fixture(scope="module")
+def certs(tmp_path_factory: pytest.TempPathFactory) -> Certificates:
+    return make_certificates(tmp_path_factory.mktemp("receiver-certs"))
+
+
+def client_context(ca_file: Path, cert: Path | None = None, key: Path | None = None) -> ssl.SSLContext:
+    context = ssl.create_default_context(cafile=str(ca_file))
+    if cert is not None:
+        context.load_cert_chain(cert, key)
+    return context
+
+
+def tls_from(certs: Certificates, *, client_ca: bool = False) -> ReceiverTLS:
+    environ = {
+        "REGBRIDGE_TLS_CERT_FILE": str(certs.server_cert),
+        "REGBRIDGE_TLS_KEY_FILE": str(certs.server_key),
+    }
+    if client_ca:
+        environ["REGBRIDGE_TLS_CA_FILE"] = str(certs.ca_file)
+    return ReceiverTLS.from_environ(Environ(environ))
+
+
+async def plain_http_answer(port: int) -> bytes:
+    """What a plain-HTTP request to the TLS port gets back (no HTTP status line)."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    try:
+        writer.write(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+        await writer.drain()
+        return await asyncio.wait_for(reader.read(1024), 5)
+    finally:
+        writer.close()
+
+
+async def test_https_with_a_self_signed_certificate(
+    kafka_bootstrap: str, topic_prefix: str, certs: Certificates, fixture_envelopes: list[dict[str, Any]]
+) -> None:
+    settings = replace(bridge_settings(kafka_bootstrap, topic_prefix), tls=tls_from(certs))
+    async with running_bridge(settings, verify=client_context(certs.ca_file)) as bridge:
+        assert bridge.url.startswith("https://")
+        answer = await bridge.post(registry_body(fixture_envelopes[0]["envelope"]))
+        assert answer.status_code == 200
+        port = int(bridge.url.rsplit(":", 1)[1])
+        assert not (await plain_http_answer(port)).startswith(b"HTTP/")
+        async with httpx.AsyncClient(verify=client_context(certs.other_ca_file)) as untrusting:
+            with pytest.raises(httpx.ConnectError, match="CERTIFICATE_VERIFY_FAILED"):
+                await untrusting.get(f"{bridge.url}/healthz")
+        async with httpx.AsyncClient(timeout=5) as plain:
+            with pytest.raises(httpx.HTTPError):
+                await plain.get(f"http://127.0.0.1:{port}/healthz")
+
+
+async def test_client_certificates_when_a_client_ca_is_set(
+    kafka_bootstrap: str, topic_prefix: str, certs: Certificates
+) -> None:
+    settings = replace(bridge_settings(kafka_bootstrap, topic_prefix), tls=tls_from(certs, client_ca=True))
+    with_cert = client_context(certs.ca_file, certs.client_cert, certs.client_key)
+    async with running_bridge(settings, verify=with_cert) as bridge:
+        assert (await bridge.post(b'{"events": []}')).status_code == 200
+        async with httpx.AsyncClient(verify=client_context(certs.ca_file)) as anonymous:
+            with pytest.raises(httpx.HTTPError):  # the handshake (or first read) is refused
+                await anonymous.get(f"{bridge.url}/healthz")
+
+
+def test_tls_settings_errors_name_the_variable(certs: Certificates) -> None:
+    with pytest.raises(ConfigError, match="REGBRIDGE_TLS_CERT_FILE and REGBRIDGE_TLS_KEY_FILE go together"):
+        ReceiverTLS.from_environ(Environ({"REGBRIDGE_TLS_CERT_FILE": str(certs.server_cert)}))
+    with pytest.raises(ConfigError, match="REGBRIDGE_TLS_CA_FILE needs"):
+        ReceiverTLS.from_environ(Environ({"REGBRIDGE_TLS_CA_FILE": str(certs.ca_file)}))
+    wrong_key = {
+        "REGBRIDGE_TLS_CERT_FILE": str(certs.server_cert),
+        "REGBRIDGE_TLS_KEY_FILE": str(certs.client_key),
+    }
+    with pytest.raises(ConfigError, match="cannot be loaded"):
+        ReceiverTLS.from_environ(Environ(wrong_key))
+    missing = {"REGBRIDGE_TLS_CERT_FILE": "/nonexistent.pem", "REGBRIDGE_TLS_KEY_FILE": str(certs.server_key)}
+    with pytest.raises(
+        ConfigError, match=r"REGBRIDGE_TLS_CERT_FILE='/nonexistent\.pem' is not a readable file"
+    ):
+        ReceiverTLS.from_environ(Environ(missing))
+    assert ReceiverTLS.from_environ(Environ({})).uvicorn_kwargs() == {}
+    kwargs = tls_from(certs, client_ca=True).uvicorn_kwargs()
+    assert kwargs["ssl_cert_reqs"] == ssl.CERT_REQUIRED and kwargs["ssl_ca_certs"] == str(certs.ca_file)
