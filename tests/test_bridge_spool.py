@@ -167,26 +167,28 @@ async def test_a_restarted_bridge_replays_its_spool_first(
     assert check_landed(landed, list(range(40))) == 0
 
 
-async def test_an_event_kafka_refuses_for_good_is_set_aside_not_blocking(
+async def test_an_event_too_large_for_kafka_is_quarantined_not_spooled(
     tmp_path: Path, kafka_bootstrap: str, topic_prefix: str, push_event: dict[str, Any]
 ) -> None:
-    """An authenticated sender's 1.5 MiB event is over the producer's request size: it is
-    spooled (200), set aside in quarantine/, and the events after it flow."""
+    """An authenticated sender's 1.5 MiB event is over what Kafka takes: with a spool on, it
+    is quarantined up front (202, truncated to ``<prefix>.invalid``), never spooled, and the
+    events after it flow. (A record the broker refuses for other reasons while draining is
+    set aside by the drainer: ``tests/test_drainer.py``.)"""
     base = bridge_settings(kafka_bootstrap, topic_prefix, max_body_bytes=4 * 1024 * 1024)
     async with running_bridge(spooled(base, tmp_path)) as bridge:
         await wait_kafka_ready(bridge)
         huge = copy.deepcopy(push_event) | {"id": "spool-huge", "padding": "x" * (1536 * 1024)}
         answer = await bridge.post(registry_body({"events": [huge]}))
-        assert (answer.status_code, counts(answer)["spooled"]) == (200, 1)
-        await wait_metric(bridge, "regbridge_spool_rejected_total", 1)
-        assert await bridge.metric("regbridge_spool_quarantined_bytes") > 1536 * 1024
+        assert answer.status_code == 202
+        assert (counts(answer)["quarantined"], counts(answer).get("spooled", 0)) == (1, 0)
         for n in range(3):
             assert (await bridge.post(body(push_event, n))).status_code == 200
         await wait_metric(bridge, "regbridge_spool_depth", 0)
     landed = await consume(kafka_bootstrap, [f"{topic_prefix}.push"], expect=3)
     assert check_landed(landed, [0, 1, 2]) == 0
-    (rejected,) = (tmp_path / "quarantine").glob("rejected-*.seg")
-    assert b"spool-huge" in rejected.read_bytes()
+    (invalid,) = await consume(kafka_bootstrap, [f"{topic_prefix}.invalid"], expect=1)
+    assert b"spool-huge" in invalid.value and "quarantine-truncated" in invalid.headers
+    assert not list((tmp_path / "quarantine").glob("rejected-*.seg"))
 
 
 async def test_a_frozen_broker_is_absorbed_by_the_spool(
