@@ -1,0 +1,136 @@
+"""The pipeline as separate processes, for the fault tests: ``registry-bridge serve`` on a
+fixed port (so it can be killed and started again where the registry expects it), the
+``registry-consumer run <handler>`` processes, and the real registry notifying the bridge
+through a :class:`RecordingTap`.
+
+(The process-starting approach is the one of ``tests/e2e/_pipeline_draft.py``; this is the
+one shared module for it.)
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from collections.abc import Callable, Mapping
+from pathlib import Path
+
+import httpx
+
+from bridge.embedded import free_port
+from tests.support.processes import ServiceProcess, venv_command
+from tests.support.registry import LocalRegistry, Notifications
+from tests.support.tap import RecordingTap
+
+TOKEN = "fault-tests-token"
+HANDLERS = ("push", "pull", "other")
+
+
+def wait_until(check: Callable[[], bool], what: str, within: float = 90.0, every: float = 0.1) -> float:
+    """Poll ``check`` until true; returns the seconds it took. Raises after ``within``."""
+    started = time.monotonic()
+    while not check():
+        if time.monotonic() - started > within:
+            raise AssertionError(f"timed out after {within}s waiting for {what}")
+        time.sleep(every)
+    return time.monotonic() - started
+
+
+def clean_env(extra: Mapping[str, str]) -> dict[str, str]:
+    """The environment without any inherited ``REGBRIDGE_*`` variable, plus ``extra``."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("REGBRIDGE_")}
+    return {**env, **extra}
+
+
+class BridgeProcess:
+    """``registry-bridge serve`` on one port for the whole test, restartable after a kill."""
+
+    def __init__(self, bootstrap: str, prefix: str, logs: Path, spool: Path | None, **env: str) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        settings = {
+            "REGBRIDGE_KAFKA_BOOTSTRAP_SERVERS": bootstrap,
+            "REGBRIDGE_AUTH_TOKENS": TOKEN,
+            "REGBRIDGE_TOPIC_PREFIX": prefix,
+            "REGBRIDGE_SPOOL_DIR": str(spool) if spool else "",
+            "REGBRIDGE_LOG_FORMAT": "json",
+            **env,
+        }
+        command = [venv_command("registry-bridge"), "serve", "--host", "127.0.0.1", "--port", str(self.port)]
+        self.process = ServiceProcess(
+            "bridge", command, env=clean_env(settings), log_dir=logs, ready_url=f"{self.url}/healthz"
+        )
+
+    def start(self) -> None:
+        self.process.start(timeout=60)
+
+    def kill(self, sig: signal.Signals = signal.SIGKILL) -> None:
+        self.process.signal(sig)
+
+    def wait_exit(self, within: float = 60.0) -> int:
+        return self.process.wait(timeout=within)
+
+    def stop(self) -> None:
+        self.process.stop()
+
+    def readyz(self) -> dict[str, object]:
+        body = httpx.get(f"{self.url}/readyz", timeout=5).json()
+        assert isinstance(body, dict)
+        return body
+
+    def metric(self, name: str) -> float:
+        """One unlabelled sample of ``/metrics`` (0 when the bridge does not answer)."""
+        try:
+            text = httpx.get(f"{self.url}/metrics", timeout=5).text
+        except httpx.HTTPError:
+            return 0.0
+        for line in text.splitlines():
+            if line.startswith(name + " "):
+                return float(line.split()[1])
+        return 0.0
+
+    def log_lines(self) -> list[str]:
+        path = self.process.log_path
+        return path.read_text(errors="replace").splitlines() if path.exists() else []
+
+
+def consumer_process(
+    handler: str, bootstrap: str, prefix: str, database_url: str, logs: Path, **env: str
+) -> ServiceProcess:
+    """One ``registry-consumer run <handler>``, ready when its ``/healthz`` answers."""
+    port = free_port()
+    settings = {
+        "REGBRIDGE_KAFKA_BOOTSTRAP_SERVERS": bootstrap,
+        "REGBRIDGE_TOPIC_PREFIX": prefix,
+        "REGBRIDGE_DATABASE_URL": database_url,
+        "REGBRIDGE_METRICS_PORT": str(port),
+        "REGBRIDGE_METRICS_HOST": "127.0.0.1",
+        "REGBRIDGE_CONSUMER_GROUP": f"{prefix}.{handler}",
+        "REGBRIDGE_CONSUMER_SESSION_TIMEOUT_MS": "2000",
+        "REGBRIDGE_CONSUMER_POLL_TIMEOUT_MS": "100",
+        "REGBRIDGE_CONSUMER_RETRY_INITIAL_SECONDS": "0.05",
+        "REGBRIDGE_CONSUMER_RETRY_MAX_SECONDS": "0.5",
+        "REGBRIDGE_LOG_FORMAT": "json",
+        **env,
+    }
+    return ServiceProcess(
+        f"consumer-{handler}",
+        [venv_command("registry-consumer"), "run", handler],
+        env=clean_env(settings),
+        log_dir=logs,
+        ready_url=f"http://127.0.0.1:{port}/healthz",
+    )
+
+
+def tapped_registry(workdir: Path, bridge: BridgeProcess) -> tuple[LocalRegistry, RecordingTap]:
+    """A registry notifying ``bridge`` through a recording tap (both started)."""
+    tap = RecordingTap(f"{bridge.url}/events")
+    tap.start()
+    notifications = Notifications(tap.url, TOKEN, timeout="5s", threshold=3, backoff="500ms")
+    registry = LocalRegistry(workdir, notifications)
+    try:
+        registry.start()
+    except BaseException:
+        tap.stop()
+        raise
+    return registry, tap
