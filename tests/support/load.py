@@ -76,6 +76,13 @@ class SteadyLoad:
     def resume(self) -> None:
         self._go.set()
 
+    def halt(self) -> None:
+        """Stop without reporting (clean-up)."""
+        self._stop.set()
+        self._go.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout=120)
+
     def stop(self) -> ScenarioResult:
         """Stop after the current round; raises what the load thread raised, if anything."""
         self._stop.set()

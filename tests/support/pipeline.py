@@ -12,12 +12,19 @@ from __future__ import annotations
 import os
 import signal
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import httpx
+import orjson
 
+from bridge.contract import TopicRouter
 from bridge.embedded import free_port
+from tests.support.figures import Figures, landed_ids
+from tests.support.kafka import Landed, consume
+from tests.support.load import SteadyLoad
 from tests.support.processes import ServiceProcess, venv_command
 from tests.support.registry import LocalRegistry, Notifications
 from tests.support.tap import RecordingTap
@@ -134,3 +141,35 @@ def tapped_registry(workdir: Path, bridge: BridgeProcess) -> tuple[LocalRegistry
         tap.stop()
         raise
     return registry, tap
+
+
+@contextmanager
+def registry_under_load(
+    workdir: Path, bridge: BridgeProcess
+) -> Iterator[tuple[LocalRegistry, RecordingTap, SteadyLoad]]:
+    """The tapped registry and a started :class:`SteadyLoad`; all stopped on exit."""
+    registry, tap = tapped_registry(workdir / "registry", bridge)
+    load = SteadyLoad(registry, workdir / "load")
+    try:
+        load.start()
+        yield registry, tap, load
+    finally:
+        load.halt()
+        registry.stop()
+        tap.stop()
+
+
+async def read_back(bootstrap: str, prefix: str, tap: RecordingTap) -> tuple[list[Landed], Figures]:
+    """Every record on the prefix's topics, and the counts against what the registry sent."""
+    sent = tap.sent_ids()
+    records = await consume(
+        bootstrap, TopicRouter(prefix=prefix).topics, expect=len(sent), within=60, settle=1.5
+    )
+    figures = Figures("")
+    figures.count(sent, landed_ids(records))
+    return records, figures
+
+
+def unique_events(records: list[Landed]) -> list[dict[str, Any]]:
+    """The events of ``records``, one per event id."""
+    return list({r.headers["event-id"]: orjson.loads(r.value) for r in records}.values())

@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
+from collections import Counter
 from dataclasses import dataclass
 
 import httpx
@@ -68,6 +69,10 @@ class RecordingTap:
     def snapshot(self) -> list[Exchange]:
         with self._lock:
             return list(self.exchanges)
+
+    def statuses(self) -> dict[str, int]:
+        """How often the bridge answered each status (``None``: no answer)."""
+        return {str(k): n for k, n in Counter(e.status for e in self.snapshot()).items()}
 
     async def _forward(self, request: Request) -> Response:
         body = await request.body()

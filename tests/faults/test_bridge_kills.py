@@ -1,0 +1,94 @@
+"""Fault tests 3 and 4: the bridge killed under a steady registry load.
+
+3. SIGKILL while its spool holds events (the broker is frozen with SIGSTOP, so Kafka cannot
+   acknowledge and the bridge spools), then the broker thawed and the bridge started again on
+   its port and spool: the spool drains, nothing is lost, and the duplicates (a record Kafka
+   acknowledged late and also spooled, a request whose answer died with the bridge) carry
+   the same id and are counted once by the consumers.
+4. SIGTERM: every request in flight when the signal arrives is answered without a 5xx;
+   requests that arrive after it get 503 (draining) or find the port closed, and the
+   registry retries them once the bridge is started again. Nothing is lost.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from pathlib import Path
+
+import pytest
+
+from bridge.embedded import EmbeddedBroker
+from tests.support import expectations
+from tests.support.pipeline import (
+    HANDLERS,
+    BridgeProcess,
+    consumer_process,
+    read_back,
+    registry_under_load,
+    unique_events,
+    wait_until,
+)
+from tests.support.processes import ServiceProcess
+from tests.support.storecheck import ids_by_handler, store_differences, wait_processed
+
+pytestmark = pytest.mark.kafka
+
+
+def freeze_and_spool(broker: EmbeddedBroker, bridge: BridgeProcess, depth: int) -> None:
+    assert broker.pid is not None
+    os.killpg(broker.pid, signal.SIGSTOP)
+    wait_until(lambda: bridge.metric("regbridge_spool_depth") >= depth, f"{depth} spooled events")
+
+
+async def test_bridge_killed_with_a_full_spool(
+    tmp_path: Path, topic_prefix: str, artifacts_dir: Path
+) -> None:
+    broker = EmbeddedBroker(log_path=tmp_path / "tansu.log")
+    broker.start()
+    logs, store = tmp_path / "logs", f"sqlite:///{tmp_path / 'store.db'}"
+    bridge = BridgeProcess(broker.bootstrap_servers, topic_prefix, logs, tmp_path / "spool")
+    consumers: list[ServiceProcess] = []
+    try:
+        bridge.start()
+        for handler in HANDLERS:
+            consumers.append(consumer_process(handler, broker.bootstrap_servers, topic_prefix, store, logs))
+            consumers[-1].start(timeout=60)
+        with registry_under_load(tmp_path, bridge) as (registry, tap, load):
+            load.wait_rounds(3)
+            freeze_and_spool(broker, bridge, depth=15)
+            spooled = bridge.metric("regbridge_spool_depth")
+            bridge.kill(signal.SIGKILL)
+            bridge.wait_exit()
+            load.wait_rounds(3)  # the registry keeps pushing; its notifications fail meanwhile
+            assert broker.pid is not None
+            os.killpg(broker.pid, signal.SIGCONT)
+            started = time.monotonic()
+            bridge.start()
+            wait_until(lambda: bridge.metric("regbridge_spool_depth") == 0, "the spool to drain")
+            wait_until(lambda: registry.endpoint_counters().pending == 0, "the registry's queue to empty")
+            recover = time.monotonic() - started
+            load.wait_rounds(2)
+            result = load.stop()
+            registry.wait_until_delivered(timeout=120)
+            records, figures = await read_back(broker.bootstrap_servers, topic_prefix, tap)
+        expected = ids_by_handler(records, topic_prefix)
+        await wait_processed(store, expected)
+        assert await store_differences(store, expected, result) == []
+        figures.test, figures.faults = (
+            "bridge SIGKILL, spool not empty",
+            "broker SIGSTOP, bridge SIGKILL + restart",
+        )
+        figures.recover_seconds = round(recover, 2)
+        figures.extra = {"spooled_at_kill": spooled, "answers": tap.statuses()}
+        figures.write(artifacts_dir)
+        assert figures.lost == 0 and figures.unexpected == 0
+        assert expectations.missing_pushes(unique_events(records), result) == []
+    finally:
+        for process in consumers:
+            process.stop()
+        bridge.stop()
+        if broker.pid is not None:
+            os.killpg(broker.pid, signal.SIGCONT)
+        broker.stop()
