@@ -32,6 +32,7 @@ from tests.support.pipeline import (
 )
 from tests.support.processes import ServiceProcess
 from tests.support.storecheck import ids_by_handler, store_differences, wait_processed
+from tests.support.tap import Exchange
 
 pytestmark = pytest.mark.kafka
 
@@ -91,4 +92,67 @@ async def test_bridge_killed_with_a_full_spool(
         bridge.stop()
         if broker.pid is not None:
             os.killpg(broker.pid, signal.SIGCONT)
+        broker.stop()
+
+
+def refused_at_arrival(exchange: Exchange) -> bool:
+    """Not in flight: refused before the bridge took it (503 draining, or no connection)."""
+    draining = exchange.status == 503 and "shutting down" in exchange.detail
+    return draining or (exchange.status is None and exchange.detail == "refused")
+
+
+def terminate_with_a_request_in_flight(broker: EmbeddedBroker, bridge: BridgeProcess) -> float:
+    """Freeze the broker so the next request waits for its acks, SIGTERM the bridge while it
+    does, thaw the broker; returns when SIGTERM was sent."""
+    assert broker.pid is not None
+    os.killpg(broker.pid, signal.SIGSTOP)
+    try:
+        wait_until(lambda: bridge.metric("regbridge_requests_in_flight") >= 1, "a request in flight")
+        terminated = time.monotonic()
+        bridge.kill(signal.SIGTERM)
+    finally:
+        os.killpg(broker.pid, signal.SIGCONT)
+    return terminated
+
+
+async def test_bridge_terminated_under_load(tmp_path: Path, topic_prefix: str, artifacts_dir: Path) -> None:
+    broker = EmbeddedBroker(log_path=tmp_path / "tansu.log")
+    broker.start()
+    bridge = BridgeProcess(
+        broker.bootstrap_servers,
+        topic_prefix,
+        tmp_path / "logs",
+        tmp_path / "spool",
+        REGBRIDGE_PUBLISH_TIMEOUT_SECONDS="5",
+    )
+    try:
+        bridge.start()
+        with registry_under_load(tmp_path, bridge) as (registry, tap, load):
+            load.wait_rounds(4)
+            terminated = terminate_with_a_request_in_flight(broker, bridge)
+            exit_code = bridge.wait_exit()
+            load.wait_rounds(2)  # the registry queues and retries while the bridge is gone
+            started = time.monotonic()
+            bridge.start()
+            wait_until(lambda: registry.endpoint_counters().pending == 0, "the registry's queue to empty")
+            recover = time.monotonic() - started
+            load.wait_rounds(2)
+            result = load.stop()
+            registry.wait_until_delivered(timeout=120)
+            records, figures = await read_back(broker.bootstrap_servers, topic_prefix, tap)
+        before = [e for e in tap.snapshot() if e.started <= terminated]
+        in_flight = [e for e in before if e.ended >= terminated and not refused_at_arrival(e)]
+        figures.test, figures.faults = "bridge SIGTERM under load", "broker SIGSTOP, bridge SIGTERM + restart"
+        figures.recover_seconds = round(recover, 2)
+        figures.extra = {"exit_code": exit_code, "in_flight": len(in_flight), "answers": tap.statuses()}
+        figures.write(artifacts_dir)
+        assert exit_code == 0, bridge.process.log_tail()
+        assert in_flight, "the bridge reported a request in flight when it got SIGTERM"
+        bad = [e for e in before if not refused_at_arrival(e) and (e.status is None or e.status >= 500)]
+        assert bad == [], "a request the bridge had taken before SIGTERM got a 5xx or was dropped"
+        assert figures.lost == 0 and figures.unexpected == 0
+        assert expectations.missing_pushes(unique_events(records), result) == []
+        assert expectations.pull_differences(unique_events(records), result) == []
+    finally:
+        bridge.stop()
         broker.stop()

@@ -37,6 +37,7 @@ class Exchange:
     ended: float
     ids: tuple[str, ...]
     status: int | None  # None: the bridge could not be reached, or dropped the connection
+    detail: str = ""  # "refused" (never connected), "dropped", or the body of a non-2xx answer
 
 
 def event_ids(body: bytes) -> tuple[str, ...]:
@@ -82,12 +83,13 @@ class RecordingTap:
         try:
             async with httpx.AsyncClient(timeout=30.0) as client:
                 answer = await client.post(self.upstream, content=body, headers=headers)
-            status = answer.status_code
+            status, detail = answer.status_code, answer.text[:200] if answer.status_code >= 300 else ""
             response = Response(answer.content, status, {"content-type": "application/json"})
-        except httpx.HTTPError:
+        except httpx.HTTPError as exc:
+            detail = "refused" if isinstance(exc, httpx.ConnectError) else "dropped"
             response = Response(b"bridge unreachable", 502)
         with self._lock:
-            self.exchanges.append(Exchange(started, time.monotonic(), event_ids(body), status))
+            self.exchanges.append(Exchange(started, time.monotonic(), event_ids(body), status, detail))
         return response
 
     def start(self) -> None:
