@@ -27,6 +27,7 @@ from tests.support.pipeline import (
     consumer_process,
     read_back,
     registry_under_load,
+    thaw,
     unique_events,
     wait_until,
 )
@@ -91,7 +92,7 @@ async def test_bridge_killed_with_a_full_spool(
             process.stop()
         bridge.stop()
         if broker.pid is not None:
-            os.killpg(broker.pid, signal.SIGCONT)
+            thaw(broker)
         broker.stop()
 
 

@@ -9,6 +9,7 @@ one shared module for it.)
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import time
@@ -21,7 +22,7 @@ import httpx
 import orjson
 
 from bridge.contract import TopicRouter
-from bridge.embedded import free_port
+from bridge.embedded import EmbeddedBroker, free_port
 from tests.support.figures import Figures, landed_ids
 from tests.support.kafka import Landed, consume
 from tests.support.load import SteadyLoad
@@ -41,6 +42,13 @@ def wait_until(check: Callable[[], bool], what: str, within: float = 90.0, every
             raise AssertionError(f"timed out after {within}s waiting for {what}")
         time.sleep(every)
     return time.monotonic() - started
+
+
+def thaw(broker: EmbeddedBroker) -> None:
+    """SIGCONT a broker a test froze with SIGSTOP (nothing when it is gone)."""
+    if broker.pid is not None:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(broker.pid, signal.SIGCONT)
 
 
 def clean_env(extra: Mapping[str, str]) -> dict[str, str]:
