@@ -9,11 +9,13 @@ one shared module for it.)
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import signal
+import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Coroutine, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -26,6 +28,7 @@ from bridge.embedded import EmbeddedBroker, free_port
 from tests.support.figures import Figures, landed_ids
 from tests.support.kafka import Landed, consume
 from tests.support.load import SteadyLoad
+from tests.support.outage import TcpProxy
 from tests.support.processes import ServiceProcess, venv_command
 from tests.support.registry import LocalRegistry, Notifications
 from tests.support.tap import RecordingTap
@@ -181,3 +184,45 @@ async def read_back(bootstrap: str, prefix: str, tap: RecordingTap) -> tuple[lis
 def unique_events(records: list[Landed]) -> list[dict[str, Any]]:
     """The events of ``records``, one per event id."""
     return list({r.headers["event-id"]: orjson.loads(r.value) for r in records}.values())
+
+
+def consumer_metric(consumer: ServiceProcess, name: str) -> float:
+    """The sum of every sample of ``name`` on a consumer's ``/metrics`` (0 when it does not answer)."""
+    assert consumer.ready_url is not None
+    try:
+        text = httpx.get(consumer.ready_url.replace("/healthz", "/metrics"), timeout=5).text
+    except httpx.HTTPError:
+        return 0.0
+    return sum(float(line.split()[-1]) for line in text.splitlines() if line.startswith(name))
+
+
+class ThreadedProxy:
+    """A :class:`~tests.support.outage.TcpProxy` on its own event loop in a thread, so a
+    test that blocks (waiting on processes) can still cut and restore the database."""
+
+    def __init__(self, url: str) -> None:
+        self.proxy = TcpProxy(url)
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, name="db-proxy", daemon=True)
+
+    @property
+    def url(self) -> str:
+        return self.proxy.url
+
+    def _call(self, coroutine: Coroutine[Any, Any, None]) -> None:
+        asyncio.run_coroutine_threadsafe(coroutine, self._loop).result(timeout=30)
+
+    def start(self) -> None:
+        self._thread.start()
+        self._call(self.proxy.start())
+
+    def cut(self) -> None:
+        self._call(self.proxy.begin())
+
+    def restore(self) -> None:
+        self._call(self.proxy.end())
+
+    def close(self) -> None:
+        self._call(self.proxy.stop())
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(timeout=10)
