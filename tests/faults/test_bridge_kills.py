@@ -21,51 +21,49 @@ import pytest
 
 from bridge.embedded import EmbeddedBroker
 from tests.support import expectations
+from tests.support.load import SteadyLoad
 from tests.support.pipeline import (
-    HANDLERS,
     BridgeProcess,
-    consumer_process,
+    broker_and_bridge,
     read_back,
     registry_under_load,
+    running_consumers,
     thaw,
     unique_events,
     wait_until,
 )
-from tests.support.processes import ServiceProcess
 from tests.support.storecheck import ids_by_handler, store_differences, wait_processed
 from tests.support.tap import Exchange
 
 pytestmark = pytest.mark.kafka
 
 
-def freeze_and_spool(broker: EmbeddedBroker, bridge: BridgeProcess, depth: int) -> None:
+def crash_with_a_spool(broker: EmbeddedBroker, bridge: BridgeProcess, load: SteadyLoad) -> float:
+    """Freeze the broker until 15 events are spooled, SIGKILL the bridge, let the load go on
+    for 3 rounds (the registry's notifications fail), thaw the broker; returns the depth."""
     assert broker.pid is not None
     os.killpg(broker.pid, signal.SIGSTOP)
-    wait_until(lambda: bridge.metric("regbridge_spool_depth") >= depth, f"{depth} spooled events")
+    wait_until(lambda: bridge.metric("regbridge_spool_depth") >= 15, "15 spooled events")
+    spooled = bridge.metric("regbridge_spool_depth")
+    bridge.kill(signal.SIGKILL)
+    bridge.wait_exit()
+    load.wait_rounds(3)
+    thaw(broker)
+    return spooled
 
 
 async def test_bridge_killed_with_a_full_spool(
     tmp_path: Path, topic_prefix: str, artifacts_dir: Path
 ) -> None:
-    broker = EmbeddedBroker(log_path=tmp_path / "tansu.log")
-    broker.start()
-    logs, store = tmp_path / "logs", f"sqlite:///{tmp_path / 'store.db'}"
-    bridge = BridgeProcess(broker.bootstrap_servers, topic_prefix, logs, tmp_path / "spool")
-    consumers: list[ServiceProcess] = []
-    try:
-        bridge.start()
-        for handler in HANDLERS:
-            consumers.append(consumer_process(handler, broker.bootstrap_servers, topic_prefix, store, logs))
-            consumers[-1].start(timeout=60)
-        with registry_under_load(tmp_path, bridge) as (registry, tap, load):
+    store = f"sqlite:///{tmp_path / 'store.db'}"
+    with broker_and_bridge(tmp_path, topic_prefix) as (broker, bridge):
+        bootstrap = broker.bootstrap_servers
+        with (
+            running_consumers(bootstrap, topic_prefix, store, tmp_path / "logs"),
+            registry_under_load(tmp_path, bridge) as (registry, tap, load),
+        ):
             load.wait_rounds(3)
-            freeze_and_spool(broker, bridge, depth=15)
-            spooled = bridge.metric("regbridge_spool_depth")
-            bridge.kill(signal.SIGKILL)
-            bridge.wait_exit()
-            load.wait_rounds(3)  # the registry keeps pushing; its notifications fail meanwhile
-            assert broker.pid is not None
-            os.killpg(broker.pid, signal.SIGCONT)
+            spooled = crash_with_a_spool(broker, bridge, load)
             started = time.monotonic()
             bridge.start()
             wait_until(lambda: bridge.metric("regbridge_spool_depth") == 0, "the spool to drain")
@@ -74,26 +72,20 @@ async def test_bridge_killed_with_a_full_spool(
             load.wait_rounds(2)
             result = load.stop()
             registry.wait_until_delivered(timeout=120)
-            records, figures = await read_back(broker.bootstrap_servers, topic_prefix, tap)
-        expected = ids_by_handler(records, topic_prefix)
-        await wait_processed(store, expected)
-        assert await store_differences(store, expected, result) == []
-        figures.test, figures.faults = (
-            "bridge SIGKILL, spool not empty",
-            "broker SIGSTOP, bridge SIGKILL + restart",
-        )
-        figures.recover_seconds = round(recover, 2)
-        figures.extra = {"spooled_at_kill": spooled, "answers": tap.statuses()}
-        figures.write(artifacts_dir)
-        assert figures.lost == 0 and figures.unexpected == 0
-        assert expectations.missing_pushes(unique_events(records), result) == []
-    finally:
-        for process in consumers:
-            process.stop()
-        bridge.stop()
-        if broker.pid is not None:
-            thaw(broker)
-        broker.stop()
+            records, figures = await read_back(bootstrap, topic_prefix, tap)
+            expected = ids_by_handler(records, topic_prefix)
+            await wait_processed(store, expected)
+            differences = await store_differences(store, expected, result)
+    figures.test, figures.faults = (
+        "bridge SIGKILL, spool not empty",
+        "broker SIGSTOP, bridge SIGKILL + restart",
+    )
+    figures.recover_seconds = round(recover, 2)
+    figures.extra = {"spooled_at_kill": spooled, "store_differences": differences, "answers": tap.statuses()}
+    figures.write(artifacts_dir)
+    assert differences == [], "each event once in the store, duplicates included"
+    assert figures.lost == 0 and figures.unexpected == 0
+    assert expectations.missing_pushes(unique_events(records), result) == []
 
 
 def refused_at_arrival(exchange: Exchange) -> bool:
@@ -117,43 +109,32 @@ def terminate_with_a_request_in_flight(broker: EmbeddedBroker, bridge: BridgePro
 
 
 async def test_bridge_terminated_under_load(tmp_path: Path, topic_prefix: str, artifacts_dir: Path) -> None:
-    broker = EmbeddedBroker(log_path=tmp_path / "tansu.log")
-    broker.start()
-    bridge = BridgeProcess(
-        broker.bootstrap_servers,
-        topic_prefix,
-        tmp_path / "logs",
-        tmp_path / "spool",
-        REGBRIDGE_PUBLISH_TIMEOUT_SECONDS="5",
-    )
-    try:
+    with (
+        broker_and_bridge(tmp_path, topic_prefix, REGBRIDGE_PUBLISH_TIMEOUT_SECONDS="5") as (broker, bridge),
+        registry_under_load(tmp_path, bridge) as (registry, tap, load),
+    ):
+        load.wait_rounds(4)
+        terminated = terminate_with_a_request_in_flight(broker, bridge)
+        exit_code = bridge.wait_exit()
+        load.wait_rounds(2)  # the registry queues and retries while the bridge is gone
+        started = time.monotonic()
         bridge.start()
-        with registry_under_load(tmp_path, bridge) as (registry, tap, load):
-            load.wait_rounds(4)
-            terminated = terminate_with_a_request_in_flight(broker, bridge)
-            exit_code = bridge.wait_exit()
-            load.wait_rounds(2)  # the registry queues and retries while the bridge is gone
-            started = time.monotonic()
-            bridge.start()
-            wait_until(lambda: registry.endpoint_counters().pending == 0, "the registry's queue to empty")
-            recover = time.monotonic() - started
-            load.wait_rounds(2)
-            result = load.stop()
-            registry.wait_until_delivered(timeout=120)
-            records, figures = await read_back(broker.bootstrap_servers, topic_prefix, tap)
-        before = [e for e in tap.snapshot() if e.started <= terminated]
-        in_flight = [e for e in before if e.ended >= terminated and not refused_at_arrival(e)]
-        figures.test, figures.faults = "bridge SIGTERM under load", "broker SIGSTOP, bridge SIGTERM + restart"
-        figures.recover_seconds = round(recover, 2)
-        figures.extra = {"exit_code": exit_code, "in_flight": len(in_flight), "answers": tap.statuses()}
-        figures.write(artifacts_dir)
-        assert exit_code == 0, bridge.process.log_tail()
-        assert in_flight, "the bridge reported a request in flight when it got SIGTERM"
-        bad = [e for e in before if not refused_at_arrival(e) and (e.status is None or e.status >= 500)]
-        assert bad == [], "a request the bridge had taken before SIGTERM got a 5xx or was dropped"
-        assert figures.lost == 0 and figures.unexpected == 0
-        assert expectations.missing_pushes(unique_events(records), result) == []
-        assert expectations.pull_differences(unique_events(records), result) == []
-    finally:
-        bridge.stop()
-        broker.stop()
+        wait_until(lambda: registry.endpoint_counters().pending == 0, "the registry's queue to empty")
+        recover = time.monotonic() - started
+        load.wait_rounds(2)
+        result = load.stop()
+        registry.wait_until_delivered(timeout=120)
+        records, figures = await read_back(broker.bootstrap_servers, topic_prefix, tap)
+    before = [e for e in tap.snapshot() if e.started <= terminated]
+    in_flight = [e for e in before if e.ended >= terminated and not refused_at_arrival(e)]
+    figures.test, figures.faults = "bridge SIGTERM under load", "broker SIGSTOP, bridge SIGTERM + restart"
+    figures.recover_seconds = round(recover, 2)
+    figures.extra = {"exit_code": exit_code, "in_flight": len(in_flight), "answers": tap.statuses()}
+    figures.write(artifacts_dir)
+    assert exit_code == 0, bridge.process.log_tail()
+    assert in_flight, "the bridge reported a request in flight when it got SIGTERM"
+    bad = [e for e in before if not refused_at_arrival(e) and (e.status is None or e.status >= 500)]
+    assert bad == [], "a request the bridge had taken before SIGTERM got a 5xx or was dropped"
+    assert figures.lost == 0 and figures.unexpected == 0
+    assert expectations.missing_pushes(unique_events(records), result) == []
+    assert expectations.pull_differences(unique_events(records), result) == []

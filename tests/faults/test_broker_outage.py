@@ -15,7 +15,6 @@ import time
 from collections import Counter
 from pathlib import Path
 
-import orjson
 import pytest
 
 from bridge.contract import TopicRouter
@@ -24,8 +23,15 @@ from tests.support import expectations
 from tests.support.figures import Figures, landed_ids
 from tests.support.kafka import Landed, consume
 from tests.support.load import PendingSampler, SteadyLoad
-from tests.support.pipeline import BridgeProcess, tapped_registry, wait_until
+from tests.support.pipeline import (
+    BridgeProcess,
+    broker_and_bridge,
+    registry_under_load,
+    unique_events,
+    wait_until,
+)
 from tests.support.registry import LocalRegistry
+from tests.support.scenario import ScenarioResult
 from tests.support.tap import RecordingTap
 
 pytestmark = pytest.mark.kafka
@@ -65,22 +71,25 @@ def recovered(registry: LocalRegistry, bridge: BridgeProcess, spool: bool) -> bo
     return not spool or bridge.metric("regbridge_spool_depth") == 0
 
 
+def checked(records: list[Landed], tap: RecordingTap, result: ScenarioResult, spool: bool) -> Figures:
+    """The counts, asserting that nothing was lost and the events tell what the load did."""
+    figures = Figures(f"broker outage, spool {'on' if spool else 'off'}", faults="broker SIGKILL + restart")
+    lost = figures.count(tap.sent_ids(), landed_ids(records))
+    assert lost == [], f"{len(lost)} events lost: {lost[:5]}"
+    assert figures.unexpected == 0
+    assert expectations.missing_pushes(unique_events(records), result) == []
+    assert expectations.pull_differences(unique_events(records), result) == []
+    return figures
+
+
 async def run_outage(tmp_path: Path, prefix: str, *, spool: bool) -> tuple[Figures, RecordingTap, int]:
-    broker = EmbeddedBroker(log_path=tmp_path / "tansu.log")
-    broker.start()
-    bridge = BridgeProcess(
-        broker.bootstrap_servers,
-        prefix,
-        tmp_path / "logs",
-        tmp_path / "spool" if spool else None,
-        REGBRIDGE_READY_MAX_AGE_SECONDS="1.5",
-    )
-    registry: LocalRegistry | None = None
-    tap: RecordingTap | None = None
-    try:
-        bridge.start()
-        registry, tap = tapped_registry(tmp_path / "registry", bridge)
-        load = SteadyLoad(registry, tmp_path / "load").start()
+    with (
+        broker_and_bridge(tmp_path, prefix, spool=spool, REGBRIDGE_READY_MAX_AGE_SECONDS="1.5") as (
+            broker,
+            bridge,
+        ),
+        registry_under_load(tmp_path, bridge) as (registry, tap, load),
+    ):
         load.wait_rounds(3)
         load.pause()
         registry.wait_until_delivered(timeout=60)
@@ -91,35 +100,19 @@ async def run_outage(tmp_path: Path, prefix: str, *, spool: bool) -> tuple[Figur
             load.wait_rounds(2)
             result = load.stop()
             registry.wait_until_delivered(timeout=120)
-        if spool:
-            wait_until(lambda: bridge.metric("regbridge_spool_depth") == 0, "an empty spool")
+        wait_until(lambda: not spool or bridge.metric("regbridge_spool_depth") == 0, "an empty spool")
         records = before + await read_all(broker.bootstrap_servers, prefix, len(tap.sent_ids()) - len(before))
-        figures = Figures(
-            f"broker outage, spool {'on' if spool else 'off'}", faults="broker SIGKILL + restart"
-        )
-        lost = figures.count(tap.sent_ids(), landed_ids(records))
-        assert lost == [], f"{len(lost)} events lost: {lost[:5]}"
-        assert figures.unexpected == 0
-        events = list({r.headers["event-id"]: orjson.loads(r.value) for r in records}.values())
-        assert expectations.missing_pushes(events, result) == []
-        assert expectations.pull_differences(events, result) == []
-        figures.recover_seconds = round(recover, 2)
-        figures.extra = {
-            "max_pending": sampler.max_pending,
-            "pending_samples": sampler.samples,
-            "outage_seconds": round(away, 2),
-            "rounds": load.rounds,
-            "drained_from_spool": bridge.metric("regbridge_spool_drained_total"),
-            "registry": registry.endpoint_counters().statuses,
-        }
-        return figures, tap, sampler.max_pending
-    finally:
-        if registry is not None:
-            registry.stop()
-        if tap is not None:
-            tap.stop()
-        bridge.stop()
-        broker.stop()
+        drained = bridge.metric("regbridge_spool_drained_total")
+    figures = checked(records, tap, result, spool)
+    figures.recover_seconds = round(recover, 2)
+    figures.extra = {
+        "max_pending": sampler.max_pending,
+        "pending_samples": sampler.samples,
+        "outage_seconds": round(away, 2),
+        "rounds": load.rounds,
+        "drained_from_spool": drained,
+    }
+    return figures, tap, sampler.max_pending
 
 
 async def test_broker_killed_with_the_spool_on(

@@ -19,13 +19,12 @@ import pytest
 from tests.support import expectations
 from tests.support.database import create_database, drop_database, migrate_store
 from tests.support.pipeline import (
-    HANDLERS,
     BridgeProcess,
     ThreadedProxy,
     consumer_metric,
-    consumer_process,
     read_back,
     registry_under_load,
+    running_consumers,
     unique_events,
     wait_until,
 )
@@ -35,6 +34,7 @@ from tests.support.storecheck import ids_by_handler, store_differences, wait_pro
 pytestmark = pytest.mark.kafka
 
 FAILED = "regbridge_consumer_failed_total"
+SMALL_BATCHES = {"REGBRIDGE_CONSUMER_BATCH_MAX_RECORDS": "5", "REGBRIDGE_CONSUMER_MIGRATE_ON_START": "false"}
 
 
 def kill_mid_batch(consumer: ServiceProcess) -> None:
@@ -45,62 +45,46 @@ def kill_mid_batch(consumer: ServiceProcess) -> None:
     consumer.wait(timeout=30)
 
 
-def start_consumers(bootstrap: str, prefix: str, url: str, logs: Path) -> dict[str, ServiceProcess]:
-    consumers = {}
-    for handler in HANDLERS:
-        consumers[handler] = consumer_process(
-            handler,
-            bootstrap,
-            prefix,
-            url,
-            logs,
-            REGBRIDGE_CONSUMER_BATCH_MAX_RECORDS="5",
-            REGBRIDGE_CONSUMER_MIGRATE_ON_START="false",
-        )
-        consumers[handler].start(timeout=60)
-    return consumers
-
-
 async def test_store_away_and_a_consumer_killed_mid_batch(
     tmp_path: Path, kafka_bootstrap: str, topic_prefix: str, postgres_admin_url: str, artifacts_dir: Path
 ) -> None:
     url = await create_database(postgres_admin_url)
     await migrate_store(url)
     proxy = ThreadedProxy(url)
-    bridge = BridgeProcess(kafka_bootstrap, topic_prefix, tmp_path / "logs", tmp_path / "spool")
-    consumers: dict[str, ServiceProcess] = {}
+    proxy.start()
+    logs, bridge = (
+        tmp_path / "logs",
+        BridgeProcess(kafka_bootstrap, topic_prefix, tmp_path / "logs", tmp_path / "spool"),
+    )
     try:
-        proxy.start()
         bridge.start()
-        consumers = start_consumers(kafka_bootstrap, topic_prefix, proxy.url, tmp_path / "logs")
-        with registry_under_load(tmp_path, bridge) as (registry, tap, load):
-            load.wait_rounds(3)
-            proxy.cut()
-            kill_mid_batch(consumers["pull"])
-            load.wait_rounds(4)  # events keep coming; the store is away
-            result = load.stop()
-            registry.wait_until_delivered(timeout=120)
-            records, figures = await read_back(kafka_bootstrap, topic_prefix, tap)
-        restored = time.monotonic()
-        proxy.restore()
-        consumers["pull"].start(timeout=60)
-        expected = ids_by_handler(records, topic_prefix)
-        await wait_processed(url, expected)
-        recover = time.monotonic() - restored
-        differences = await store_differences(url, expected, result)
-        figures.test, figures.faults = (
-            "store away, consumer killed",
-            "PostgreSQL cut + consumer SIGKILL mid-batch",
-        )
-        figures.recover_seconds = round(recover, 2)
-        figures.extra = {"backend": "postgresql", "store_differences": differences, "answers": tap.statuses()}
-        figures.write(artifacts_dir)
-        assert differences == []
-        assert figures.lost == 0 and figures.unexpected == 0
-        assert expectations.pull_differences(unique_events(records), result) == []
+        with running_consumers(kafka_bootstrap, topic_prefix, proxy.url, logs, **SMALL_BATCHES) as consumers:
+            with registry_under_load(tmp_path, bridge) as (registry, tap, load):
+                load.wait_rounds(3)
+                proxy.cut()
+                kill_mid_batch(consumers["pull"])
+                load.wait_rounds(4)  # events keep coming; the store is away
+                result = load.stop()
+                registry.wait_until_delivered(timeout=120)
+                records, figures = await read_back(kafka_bootstrap, topic_prefix, tap)
+            restored = time.monotonic()
+            proxy.restore()
+            consumers["pull"].start(timeout=60)
+            expected = ids_by_handler(records, topic_prefix)
+            await wait_processed(url, expected)
+            recover = time.monotonic() - restored
+            differences = await store_differences(url, expected, result)
     finally:
-        for consumer in consumers.values():
-            consumer.stop()
         bridge.stop()
         proxy.close()
         await drop_database(postgres_admin_url, url)
+    figures.test, figures.faults = (
+        "store away, consumer killed",
+        "PostgreSQL cut + consumer SIGKILL mid-batch",
+    )
+    figures.recover_seconds = round(recover, 2)
+    figures.extra = {"backend": "postgresql", "store_differences": differences, "answers": tap.statuses()}
+    figures.write(artifacts_dir)
+    assert differences == []
+    assert figures.lost == 0 and figures.unexpected == 0
+    assert expectations.pull_differences(unique_events(records), result) == []

@@ -226,3 +226,40 @@ class ThreadedProxy:
         self._call(self.proxy.stop())
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(timeout=10)
+
+
+@contextmanager
+def broker_and_bridge(
+    workdir: Path, prefix: str, *, spool: bool = True, **env: str
+) -> Iterator[tuple[EmbeddedBroker, BridgeProcess]]:
+    """A broker of the test's own (to kill or freeze) and a started bridge on it; on exit the
+    bridge is stopped and the broker thawed and stopped."""
+    broker = EmbeddedBroker(log_path=workdir / "tansu.log")
+    broker.start()
+    bridge = BridgeProcess(
+        broker.bootstrap_servers, prefix, workdir / "logs", workdir / "spool" if spool else None, **env
+    )
+    try:
+        bridge.start()
+        yield broker, bridge
+    finally:
+        bridge.stop()
+        thaw(broker)
+        broker.stop()
+
+
+@contextmanager
+def running_consumers(
+    bootstrap: str, prefix: str, database_url: str, logs: Path, **env: str
+) -> Iterator[dict[str, ServiceProcess]]:
+    """The three consumers, started one after the other (each migrates the store at start
+    unless told not to); all stopped on exit."""
+    consumers: dict[str, ServiceProcess] = {}
+    try:
+        for handler in HANDLERS:
+            consumers[handler] = consumer_process(handler, bootstrap, prefix, database_url, logs, **env)
+            consumers[handler].start(timeout=60)
+        yield consumers
+    finally:
+        for consumer in consumers.values():
+            consumer.stop()
