@@ -1,0 +1,266 @@
+"""The pipeline as separate processes, for the fault tests: ``registry-bridge serve`` on a
+fixed port (so it can be killed and started again where the registry expects it), the
+``registry-consumer run <handler>`` processes, and the real registry notifying the bridge
+through a :class:`RecordingTap`.
+
+It overlaps with ``tests/support/pipeline.py`` (the end-to-end suite's): both grew from one
+draft in parallel; merging them into one module is open work.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import threading
+import time
+from collections.abc import Callable, Coroutine, Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import httpx
+import orjson
+
+from bridge.contract import TopicRouter
+from bridge.embedded import EmbeddedBroker, free_port
+from bridge.localregistry import Notifications
+from tests.support.figures import Figures, landed_ids
+from tests.support.kafka import Landed, consume
+from tests.support.load import SteadyLoad
+from tests.support.outage import TcpProxy
+from tests.support.processes import ServiceProcess, venv_command
+from tests.support.registry import LocalRegistry
+from tests.support.tap import RecordingTap
+
+TOKEN = "fault-tests-token"
+HANDLERS = ("push", "pull", "other")
+
+
+def wait_until(check: Callable[[], bool], what: str, within: float = 90.0, every: float = 0.1) -> float:
+    """Poll ``check`` until true; returns the seconds it took. Raises after ``within``."""
+    started = time.monotonic()
+    while not check():
+        if time.monotonic() - started > within:
+            raise AssertionError(f"timed out after {within}s waiting for {what}")
+        time.sleep(every)
+    return time.monotonic() - started
+
+
+def thaw(broker: EmbeddedBroker) -> None:
+    """SIGCONT a broker a test froze with SIGSTOP (nothing when it is gone)."""
+    if broker.pid is not None:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(broker.pid, signal.SIGCONT)
+
+
+def clean_env(extra: Mapping[str, str]) -> dict[str, str]:
+    """The environment without any inherited ``REGBRIDGE_*`` variable, plus ``extra``."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("REGBRIDGE_")}
+    return {**env, **extra}
+
+
+class BridgeProcess:
+    """``registry-bridge serve`` on one port for the whole test, restartable after a kill."""
+
+    def __init__(self, bootstrap: str, prefix: str, logs: Path, spool: Path | None, **env: str) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        settings = {
+            "REGBRIDGE_KAFKA_BOOTSTRAP_SERVERS": bootstrap,
+            "REGBRIDGE_AUTH_TOKENS": TOKEN,
+            "REGBRIDGE_TOPIC_PREFIX": prefix,
+            "REGBRIDGE_SPOOL_DIR": str(spool) if spool else "",
+            "REGBRIDGE_LOG_FORMAT": "json",
+            **env,
+        }
+        command = [venv_command("registry-bridge"), "serve", "--host", "127.0.0.1", "--port", str(self.port)]
+        self.process = ServiceProcess(
+            "bridge", command, env=clean_env(settings), log_dir=logs, ready_url=f"{self.url}/healthz"
+        )
+
+    def start(self) -> None:
+        self.process.start(timeout=60)
+
+    def kill(self, sig: signal.Signals = signal.SIGKILL) -> None:
+        self.process.signal(sig)
+
+    def wait_exit(self, within: float = 60.0) -> int:
+        return self.process.wait(timeout=within)
+
+    def stop(self) -> None:
+        self.process.stop()
+
+    def readyz(self) -> dict[str, object]:
+        body = httpx.get(f"{self.url}/readyz", timeout=5).json()
+        assert isinstance(body, dict)
+        return body
+
+    def metric(self, name: str) -> float:
+        """One unlabelled sample of ``/metrics`` (0 when the bridge does not answer)."""
+        try:
+            text = httpx.get(f"{self.url}/metrics", timeout=5).text
+        except httpx.HTTPError:
+            return 0.0
+        for line in text.splitlines():
+            if line.startswith(name + " "):
+                return float(line.split()[1])
+        return 0.0
+
+    def log_lines(self) -> list[str]:
+        path = self.process.log_path
+        return path.read_text(errors="replace").splitlines() if path.exists() else []
+
+
+def consumer_process(
+    handler: str, bootstrap: str, prefix: str, database_url: str, logs: Path, **env: str
+) -> ServiceProcess:
+    """One ``registry-consumer run <handler>``, ready when its ``/healthz`` answers."""
+    port = free_port()
+    settings = {
+        "REGBRIDGE_KAFKA_BOOTSTRAP_SERVERS": bootstrap,
+        "REGBRIDGE_TOPIC_PREFIX": prefix,
+        "REGBRIDGE_DATABASE_URL": database_url,
+        "REGBRIDGE_METRICS_PORT": str(port),
+        "REGBRIDGE_METRICS_HOST": "127.0.0.1",
+        "REGBRIDGE_CONSUMER_GROUP": f"{prefix}.{handler}",
+        "REGBRIDGE_CONSUMER_SESSION_TIMEOUT_MS": "2000",
+        "REGBRIDGE_CONSUMER_POLL_TIMEOUT_MS": "100",
+        "REGBRIDGE_CONSUMER_RETRY_INITIAL_SECONDS": "0.05",
+        "REGBRIDGE_CONSUMER_RETRY_MAX_SECONDS": "0.5",
+        "REGBRIDGE_LOG_FORMAT": "json",
+        **env,
+    }
+    return ServiceProcess(
+        f"consumer-{handler}",
+        [venv_command("registry-consumer"), "run", handler],
+        env=clean_env(settings),
+        log_dir=logs,
+        ready_url=f"http://127.0.0.1:{port}/healthz",
+    )
+
+
+def tapped_registry(workdir: Path, bridge: BridgeProcess) -> tuple[LocalRegistry, RecordingTap]:
+    """A registry notifying ``bridge`` through a recording tap (both started)."""
+    tap = RecordingTap(f"{bridge.url}/events")
+    tap.start()
+    notifications = Notifications(tap.url, TOKEN, timeout="5s", threshold=3, backoff="500ms")
+    registry = LocalRegistry(workdir, notifications)
+    try:
+        registry.start()
+    except BaseException:
+        tap.stop()
+        raise
+    return registry, tap
+
+
+@contextmanager
+def registry_under_load(
+    workdir: Path, bridge: BridgeProcess
+) -> Iterator[tuple[LocalRegistry, RecordingTap, SteadyLoad]]:
+    """The tapped registry and a started :class:`SteadyLoad`; all stopped on exit."""
+    registry, tap = tapped_registry(workdir / "registry", bridge)
+    load = SteadyLoad(registry, workdir / "load")
+    try:
+        load.start()
+        yield registry, tap, load
+    finally:
+        load.halt()
+        registry.stop()
+        tap.stop()
+
+
+async def read_back(bootstrap: str, prefix: str, tap: RecordingTap) -> tuple[list[Landed], Figures]:
+    """Every record on the prefix's topics, and the counts against what the registry sent."""
+    sent = tap.sent_ids()
+    records = await consume(
+        bootstrap, TopicRouter(prefix=prefix).topics, expect=len(sent), within=60, settle=1.5
+    )
+    figures = Figures("")
+    figures.count(sent, landed_ids(records))
+    return records, figures
+
+
+def unique_events(records: list[Landed]) -> list[dict[str, Any]]:
+    """The events of ``records``, one per event id."""
+    return list({r.headers["event-id"]: orjson.loads(r.value) for r in records}.values())
+
+
+def consumer_metric(consumer: ServiceProcess, name: str) -> float:
+    """The sum of every sample of ``name`` on a consumer's ``/metrics`` (0 when it does not answer)."""
+    assert consumer.ready_url is not None
+    try:
+        text = httpx.get(consumer.ready_url.replace("/healthz", "/metrics"), timeout=5).text
+    except httpx.HTTPError:
+        return 0.0
+    return sum(float(line.split()[-1]) for line in text.splitlines() if line.startswith(name))
+
+
+class ThreadedProxy:
+    """A :class:`~tests.support.outage.TcpProxy` on its own event loop in a thread, so a
+    test that blocks (waiting on processes) can still cut and restore the database."""
+
+    def __init__(self, url: str) -> None:
+        self.proxy = TcpProxy(url)
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, name="db-proxy", daemon=True)
+
+    @property
+    def url(self) -> str:
+        return self.proxy.url
+
+    def _call(self, coroutine: Coroutine[Any, Any, None]) -> None:
+        asyncio.run_coroutine_threadsafe(coroutine, self._loop).result(timeout=30)
+
+    def start(self) -> None:
+        self._thread.start()
+        self._call(self.proxy.start())
+
+    def cut(self) -> None:
+        self._call(self.proxy.begin())
+
+    def restore(self) -> None:
+        self._call(self.proxy.end())
+
+    def close(self) -> None:
+        self._call(self.proxy.stop())
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(timeout=10)
+
+
+@contextmanager
+def broker_and_bridge(
+    workdir: Path, prefix: str, *, spool: bool = True, **env: str
+) -> Iterator[tuple[EmbeddedBroker, BridgeProcess]]:
+    """A broker of the test's own (to kill or freeze) and a started bridge on it; on exit the
+    bridge is stopped and the broker thawed and stopped."""
+    broker = EmbeddedBroker(log_path=workdir / "tansu.log")
+    broker.start()
+    bridge = BridgeProcess(
+        broker.bootstrap_servers, prefix, workdir / "logs", workdir / "spool" if spool else None, **env
+    )
+    try:
+        bridge.start()
+        yield broker, bridge
+    finally:
+        bridge.stop()
+        thaw(broker)
+        broker.stop()
+
+
+@contextmanager
+def running_consumers(
+    bootstrap: str, prefix: str, database_url: str, logs: Path, **env: str
+) -> Iterator[dict[str, ServiceProcess]]:
+    """The three consumers, started one after the other (each migrates the store at start
+    unless told not to); all stopped on exit."""
+    consumers: dict[str, ServiceProcess] = {}
+    try:
+        for handler in HANDLERS:
+            consumers[handler] = consumer_process(handler, bootstrap, prefix, database_url, logs, **env)
+            consumers[handler].start(timeout=60)
+        yield consumers
+    finally:
+        for consumer in consumers.values():
+            consumer.stop()
