@@ -4,7 +4,6 @@ for tests, never for production (use real Kafka there)."""
 
 from __future__ import annotations
 
-import contextlib
 import os
 import signal
 import socket
@@ -12,6 +11,8 @@ import subprocess
 import time
 from pathlib import Path
 from types import TracebackType
+
+from bridge.processgroup import signal_group, stop_group
 
 
 class EmbeddedBrokerError(RuntimeError):
@@ -95,22 +96,12 @@ class EmbeddedBroker:
             self._process.wait(timeout=10)
 
     def stop(self, grace: float = 5.0) -> None:
-        process = self._process
-        if process is None:
-            return
-        if process.poll() is None:
-            self._signal(signal.SIGTERM)
-            try:
-                process.wait(timeout=grace)
-            except subprocess.TimeoutExpired:
-                self._signal(signal.SIGKILL)
-                process.wait(timeout=grace)
+        if self._process is not None:
+            stop_group(self._process, grace)
         self._process = None
 
     def _signal(self, sig: signal.Signals) -> None:
-        if self._process and self._process.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(self._process.pid, sig)
+        signal_group(self._process, sig)
 
     def __enter__(self) -> EmbeddedBroker:
         self.start()

@@ -21,6 +21,8 @@ from types import TracebackType
 
 import httpx
 
+from bridge.processgroup import signal_group, stop_group
+
 
 class ProcessFailed(RuntimeError):
     """The process exited early or did not become ready in time."""
@@ -107,23 +109,11 @@ class ServiceProcess:
         return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
 
     def signal(self, sig: signal.Signals) -> None:
-        if self.running and self._process:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(self._process.pid, sig)
+        signal_group(self._process, sig)
 
     def stop(self, grace: float = 10.0) -> int | None:
         """SIGTERM, wait ``grace`` seconds, then SIGKILL; returns the exit code."""
-        process = self._process
-        if process is None:
-            return None
-        if process.poll() is None:
-            self.signal(signal.SIGTERM)
-            try:
-                process.wait(timeout=grace)
-            except subprocess.TimeoutExpired:
-                self.signal(signal.SIGKILL)
-                process.wait(timeout=grace)
-        return process.returncode
+        return None if self._process is None else stop_group(self._process, grace)
 
     def __enter__(self) -> ServiceProcess:
         self.start()

@@ -12,9 +12,7 @@ the test with a message saying what to install.
 
 from __future__ import annotations
 
-import contextlib
 import os
-import signal
 import subprocess
 import time
 from collections.abc import Mapping
@@ -30,6 +28,7 @@ import yaml
 from bridge.embedded import free_port, port_open
 from bridge.localregistry import ENDPOINT_NAME, REGISTRY_BINARY, Notifications, RegistryConfig
 from bridge.localregistry import registry_binary as find_registry_binary
+from bridge.processgroup import stop_group
 
 DEBIAN_PACKAGE = "docker-registry"
 DEFAULT_USERS: Mapping[str, str] = {"alice": "alice-pw", "bob": "bob-pw", "carol": "carol-pw"}
@@ -264,22 +263,9 @@ class LocalRegistry:
         raise RegistryError(f"notifications still pending after {timeout}s: {last}")
 
     def stop(self, grace: float = 5.0) -> None:
-        process = self._process
-        if process is None:
-            return
-        if process.poll() is None:
-            self._signal(signal.SIGTERM)
-            try:
-                process.wait(timeout=grace)
-            except subprocess.TimeoutExpired:
-                self._signal(signal.SIGKILL)
-                process.wait(timeout=grace)
+        if self._process is not None:
+            stop_group(self._process, grace)
         self._process = None
-
-    def _signal(self, sig: signal.Signals) -> None:
-        if self._process and self._process.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(self._process.pid, sig)
 
     def __enter__(self) -> LocalRegistry:
         self.start()
