@@ -29,9 +29,9 @@ from tests.support.fault_pipeline import (
     running_consumers,
     thaw,
     unique_events,
-    wait_until,
 )
 from tests.support.load import SteadyLoad
+from tests.support.pipeline import wait_until
 from tests.support.storecheck import ids_by_handler, store_differences, wait_processed
 from tests.support.tap import Exchange
 

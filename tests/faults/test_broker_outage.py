@@ -25,11 +25,11 @@ from tests.support.fault_pipeline import (
     broker_and_bridge,
     registry_under_load,
     unique_events,
-    wait_until,
 )
 from tests.support.figures import Figures, landed_ids
 from tests.support.kafka import Landed, consume
 from tests.support.load import PendingSampler, SteadyLoad
+from tests.support.pipeline import wait_until
 from tests.support.registry import LocalRegistry
 from tests.support.scenario import ScenarioResult
 from tests.support.tap import RecordingTap

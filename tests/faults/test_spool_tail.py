@@ -27,9 +27,9 @@ from tests.support.fault_pipeline import (
     registry_under_load,
     thaw,
     unique_events,
-    wait_until,
 )
 from tests.support.load import SteadyLoad
+from tests.support.pipeline import wait_until
 from tests.support.registry import LocalRegistry
 
 pytestmark = pytest.mark.kafka

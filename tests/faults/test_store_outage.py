@@ -26,8 +26,8 @@ from tests.support.fault_pipeline import (
     registry_under_load,
     running_consumers,
     unique_events,
-    wait_until,
 )
+from tests.support.pipeline import wait_until
 from tests.support.processes import ServiceProcess
 from tests.support.storecheck import ids_by_handler, store_differences, wait_processed
 

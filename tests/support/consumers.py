@@ -7,7 +7,6 @@ import asyncio
 import os
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -18,6 +17,7 @@ from consumers.handlers.base import Handler
 from consumers.process import ConsumerProcess
 from consumers.settings import ConsumerSettings
 from tests.support.database import processed_count
+from tests.support.processes import venv_command
 
 T = TypeVar("T")
 
@@ -79,7 +79,7 @@ def settings_env(settings: ConsumerSettings) -> dict[str, str]:
 
 def start_cli(settings: ConsumerSettings, log_path: Path) -> subprocess.Popen[bytes]:
     """``registry-consumer run <handler>`` as a real process, output to ``log_path``."""
-    command = [str(Path(sys.executable).with_name("registry-consumer")), "run", settings.handler]
+    command = [venv_command("registry-consumer"), "run", settings.handler]
     env = {**os.environ, **settings_env(settings)}
     with open(log_path, "ab") as log:
         return subprocess.Popen(

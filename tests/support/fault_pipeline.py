@@ -3,8 +3,9 @@ fixed port (so it can be killed and started again where the registry expects it)
 ``registry-consumer run <handler>`` processes, and the real registry notifying the bridge
 through a :class:`RecordingTap`.
 
-It overlaps with ``tests/support/pipeline.py`` (the end-to-end suite's): both grew from one
-draft in parallel; merging them into one module is open work.
+What it shares with the end-to-end suite (starting the processes, their environment, the
+registry's notifications, :func:`wait_until`) is in ``tests/support/pipeline.py``; this
+module keeps what only the faults need.
 """
 
 from __future__ import annotations
@@ -14,8 +15,7 @@ import contextlib
 import os
 import signal
 import threading
-import time
-from collections.abc import Callable, Coroutine, Iterator, Mapping
+from collections.abc import Coroutine, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -25,27 +25,24 @@ import orjson
 
 from bridge.contract import TopicRouter
 from bridge.embedded import EmbeddedBroker, free_port
-from bridge.localregistry import Notifications
 from tests.support.figures import Figures, landed_ids
 from tests.support.kafka import Landed, consume
 from tests.support.load import SteadyLoad
 from tests.support.outage import TcpProxy
-from tests.support.processes import ServiceProcess, venv_command
+from tests.support.pipeline import HANDLERS, bridge_process, notifying_registry, pipeline_env
+from tests.support.pipeline import running_consumers as pipeline_consumers
+from tests.support.processes import ServiceProcess
 from tests.support.registry import LocalRegistry
 from tests.support.tap import RecordingTap
 
-TOKEN = "fault-tests-token"
-HANDLERS = ("push", "pull", "other")
-
-
-def wait_until(check: Callable[[], bool], what: str, within: float = 90.0, every: float = 0.1) -> float:
-    """Poll ``check`` until true; returns the seconds it took. Raises after ``within``."""
-    started = time.monotonic()
-    while not check():
-        if time.monotonic() - started > within:
-            raise AssertionError(f"timed out after {within}s waiting for {what}")
-        time.sleep(every)
-    return time.monotonic() - started
+# the consumers notice a lost store or broker quickly, and retry soon
+FAULT_CONSUMER_SETTINGS = {
+    "REGBRIDGE_METRICS_HOST": "127.0.0.1",
+    "REGBRIDGE_CONSUMER_SESSION_TIMEOUT_MS": "2000",
+    "REGBRIDGE_CONSUMER_POLL_TIMEOUT_MS": "100",
+    "REGBRIDGE_CONSUMER_RETRY_INITIAL_SECONDS": "0.05",
+    "REGBRIDGE_CONSUMER_RETRY_MAX_SECONDS": "0.5",
+}
 
 
 def thaw(broker: EmbeddedBroker) -> None:
@@ -55,12 +52,6 @@ def thaw(broker: EmbeddedBroker) -> None:
             os.killpg(broker.pid, signal.SIGCONT)
 
 
-def clean_env(extra: Mapping[str, str]) -> dict[str, str]:
-    """The environment without any inherited ``REGBRIDGE_*`` variable, plus ``extra``."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("REGBRIDGE_")}
-    return {**env, **extra}
-
-
 class BridgeProcess:
     """``registry-bridge serve`` on one port for the whole test, restartable after a kill."""
 
@@ -68,17 +59,11 @@ class BridgeProcess:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         settings = {
-            "REGBRIDGE_KAFKA_BOOTSTRAP_SERVERS": bootstrap,
-            "REGBRIDGE_AUTH_TOKENS": TOKEN,
-            "REGBRIDGE_TOPIC_PREFIX": prefix,
+            **pipeline_env(bootstrap, prefix),
             "REGBRIDGE_SPOOL_DIR": str(spool) if spool else "",
-            "REGBRIDGE_LOG_FORMAT": "json",
             **env,
         }
-        command = [venv_command("registry-bridge"), "serve", "--host", "127.0.0.1", "--port", str(self.port)]
-        self.process = ServiceProcess(
-            "bridge", command, env=clean_env(settings), log_dir=logs, ready_url=f"{self.url}/healthz"
-        )
+        self.process = bridge_process(settings, logs, self.port, ready="/healthz")
 
     def start(self) -> None:
         self.process.start(timeout=60)
@@ -113,40 +98,11 @@ class BridgeProcess:
         return path.read_text(errors="replace").splitlines() if path.exists() else []
 
 
-def consumer_process(
-    handler: str, bootstrap: str, prefix: str, database_url: str, logs: Path, **env: str
-) -> ServiceProcess:
-    """One ``registry-consumer run <handler>``, ready when its ``/healthz`` answers."""
-    port = free_port()
-    settings = {
-        "REGBRIDGE_KAFKA_BOOTSTRAP_SERVERS": bootstrap,
-        "REGBRIDGE_TOPIC_PREFIX": prefix,
-        "REGBRIDGE_DATABASE_URL": database_url,
-        "REGBRIDGE_METRICS_PORT": str(port),
-        "REGBRIDGE_METRICS_HOST": "127.0.0.1",
-        "REGBRIDGE_CONSUMER_GROUP": f"{prefix}.{handler}",
-        "REGBRIDGE_CONSUMER_SESSION_TIMEOUT_MS": "2000",
-        "REGBRIDGE_CONSUMER_POLL_TIMEOUT_MS": "100",
-        "REGBRIDGE_CONSUMER_RETRY_INITIAL_SECONDS": "0.05",
-        "REGBRIDGE_CONSUMER_RETRY_MAX_SECONDS": "0.5",
-        "REGBRIDGE_LOG_FORMAT": "json",
-        **env,
-    }
-    return ServiceProcess(
-        f"consumer-{handler}",
-        [venv_command("registry-consumer"), "run", handler],
-        env=clean_env(settings),
-        log_dir=logs,
-        ready_url=f"http://127.0.0.1:{port}/healthz",
-    )
-
-
 def tapped_registry(workdir: Path, bridge: BridgeProcess) -> tuple[LocalRegistry, RecordingTap]:
     """A registry notifying ``bridge`` through a recording tap (both started)."""
     tap = RecordingTap(f"{bridge.url}/events")
     tap.start()
-    notifications = Notifications(tap.url, TOKEN, timeout="5s", threshold=3, backoff="500ms")
-    registry = LocalRegistry(workdir, notifications)
+    registry = notifying_registry(workdir, tap.url, timeout="5s", threshold=3, backoff="500ms")
     try:
         registry.start()
     except BaseException:
@@ -253,14 +209,9 @@ def broker_and_bridge(
 def running_consumers(
     bootstrap: str, prefix: str, database_url: str, logs: Path, **env: str
 ) -> Iterator[dict[str, ServiceProcess]]:
-    """The three consumers, started one after the other (each migrates the store at start
-    unless told not to); all stopped on exit."""
-    consumers: dict[str, ServiceProcess] = {}
-    try:
-        for handler in HANDLERS:
-            consumers[handler] = consumer_process(handler, bootstrap, prefix, database_url, logs, **env)
-            consumers[handler].start(timeout=60)
+    """The three consumers (:func:`tests.support.pipeline.running_consumers`), each in a
+    group of its own and quick to notice a fault; ``env`` adds or overrides settings."""
+    common = {**pipeline_env(bootstrap, prefix), **FAULT_CONSUMER_SETTINGS}
+    settings = {h: {**common, "REGBRIDGE_CONSUMER_GROUP": f"{prefix}.{h}", **env} for h in HANDLERS}
+    with pipeline_consumers(settings, database_url, logs, timeout=60) as consumers:
         yield consumers
-    finally:
-        for consumer in consumers.values():
-            consumer.stop()

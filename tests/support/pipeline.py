@@ -1,26 +1,33 @@
-"""The whole pipeline as an operator runs it, for the end-to-end tests: the bridge
-(``registry-bridge serve``) and the three consumers (``registry-consumer run push|pull|other``)
-as separate processes, and a real ``docker-registry`` with htpasswd auth whose notifications
-carry the bridge's bearer token. The broker is the test session's.
+"""The whole pipeline as an operator runs it: the bridge (``registry-bridge serve``) and the
+three consumers (``registry-consumer run push|pull|other``) as separate processes, and a real
+``docker-registry`` with htpasswd auth whose notifications carry the bridge's bearer token.
 
-:func:`running_pipeline` starts everything and stops it all (registry first, so no event is
-sent to a stopped bridge). :func:`wait_for_store` waits, bounded, until every handler has
-persisted every record of its topic, then :func:`read_store` snapshots the tables.
+The pieces are shared by the end-to-end suite and the fault suite
+(``tests/support/fault_pipeline.py`` adds what only faults need: the tap, the database
+proxy, the restartable bridge, the load): :func:`pipeline_env` and :func:`clean_env` (the
+processes' environment), :func:`bridge_process`, :func:`consumer_process` and
+:func:`running_consumers`, :func:`notifying_registry`, and :func:`wait_until`.
+
+:func:`running_pipeline` starts everything for the end-to-end tests and stops it all
+(registry first, so no event is sent to a stopped bridge). :func:`wait_for_store` waits,
+bounded, until every handler has persisted every record of its topic, then
+:func:`read_store` snapshots the tables.
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 from typing import Any
 
-from bridge.contract import TopicRouter
+from bridge.contract import TOPIC_HANDLERS, TopicRouter
 from bridge.embedded import free_port
 from bridge.localregistry import Notifications
 from tests.support.database import processed_count, read_table
@@ -28,11 +35,103 @@ from tests.support.kafka import Landed
 from tests.support.processes import ProcessFailed, ServiceProcess, venv_command
 from tests.support.registry import LocalRegistry
 
-TOKEN = "e2e-pipeline-token"
-HANDLERS = ("push", "pull", "other")
+TOKEN = "pipeline-token"
+HANDLERS = TOPIC_HANDLERS
 STORE_TABLES = ("repositories", "manifests", "tags", "pulls", "pull_clients", "audit_log")
 
 Rows = list[dict[str, Any]]
+
+
+def wait_until(check: Callable[[], bool], what: str, within: float = 90.0, every: float = 0.1) -> float:
+    """Poll ``check`` until true; returns the seconds it took. Raises after ``within``."""
+    started = time.monotonic()
+    while not check():
+        if time.monotonic() - started > within:
+            raise AssertionError(f"timed out after {within}s waiting for {what}")
+        time.sleep(every)
+    return time.monotonic() - started
+
+
+def clean_env(extra: Mapping[str, str]) -> dict[str, str]:
+    """The environment without any inherited ``REGBRIDGE_*`` variable, plus ``extra``."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("REGBRIDGE_")}
+    return {**env, **extra}
+
+
+def pipeline_env(bootstrap: str, prefix: str) -> dict[str, str]:
+    """The settings the bridge and the consumers share: the broker, the topics, JSON logs."""
+    return {
+        "REGBRIDGE_KAFKA_BOOTSTRAP_SERVERS": bootstrap,
+        "REGBRIDGE_TOPIC_PREFIX": prefix,
+        "REGBRIDGE_LOG_FORMAT": "json",
+    }
+
+
+def bridge_process(
+    settings: Mapping[str, str], logs: Path, port: int, ready: str = "/readyz"
+) -> ServiceProcess:
+    """``registry-bridge serve`` on ``port`` accepting :data:`TOKEN`, ready when ``ready`` answers."""
+    command = [venv_command("registry-bridge"), "serve", "--host", "127.0.0.1", "--port", str(port)]
+    return ServiceProcess(
+        "bridge",
+        command,
+        env=clean_env({"REGBRIDGE_AUTH_TOKENS": TOKEN, **settings}),
+        log_dir=logs,
+        ready_url=f"http://127.0.0.1:{port}{ready}",
+    )
+
+
+def consumer_process(
+    handler: str, settings: Mapping[str, str], database_url: str, logs: Path, port: int
+) -> ServiceProcess:
+    """One ``registry-consumer run <handler>`` with its metrics on ``port``, ready when its
+    ``/healthz`` answers."""
+    return ServiceProcess(
+        f"consumer-{handler}",
+        [venv_command("registry-consumer"), "run", handler],
+        env=clean_env(
+            {"REGBRIDGE_DATABASE_URL": database_url, "REGBRIDGE_METRICS_PORT": str(port), **settings}
+        ),
+        log_dir=logs,
+        ready_url=f"http://127.0.0.1:{port}/healthz",
+    )
+
+
+def start_on_free_port(
+    make: Callable[[int], ServiceProcess], timeout: float = 30.0, attempts: int = 3
+) -> tuple[ServiceProcess, int]:
+    """Start ``make(port)`` on a free port: another process on this shared machine can take the
+    port between choosing and binding it, so that one case starts again on a new port."""
+    for attempt in range(1, attempts + 1):
+        port = free_port()
+        process = make(port)
+        try:
+            process.start(timeout=timeout)
+            return process, port
+        except ProcessFailed as exc:
+            if attempt == attempts or "address already in use" not in str(exc).lower():
+                raise
+    raise AssertionError("unreachable")
+
+
+@contextmanager
+def running_consumers(
+    settings: Mapping[str, Mapping[str, str]], database_url: str, logs: Path, timeout: float = 30.0
+) -> Iterator[dict[str, ServiceProcess]]:
+    """The three consumers with ``settings[handler]``, started one after the other (each
+    migrates the store at start unless told not to); all stopped on exit."""
+    with ExitStack() as stack:
+        consumers: dict[str, ServiceProcess] = {}
+        for handler in HANDLERS:
+            make = partial(consumer_process, handler, settings[handler], database_url, logs)
+            consumers[handler] = start_on_free_port(make, timeout)[0]
+            stack.callback(consumers[handler].stop)
+        yield consumers
+
+
+def notifying_registry(workdir: Path, url: str, **notifications: Any) -> LocalRegistry:
+    """A registry (not started) whose notifications go to ``url`` with :data:`TOKEN`."""
+    return LocalRegistry(workdir, Notifications(url, TOKEN, **notifications))
 
 
 @dataclass
@@ -52,63 +151,17 @@ class Pipeline:
         return {name: p.log_tail() for name, p in self.processes().items() if not p.running}
 
 
-def _bridge(common: dict[str, str], logs: Path) -> tuple[ServiceProcess, int]:
-    port = free_port()
-    command = [venv_command("registry-bridge"), "serve", "--host", "127.0.0.1", "--port", str(port)]
-    process = ServiceProcess(
-        "bridge",
-        command,
-        env={**common, "REGBRIDGE_AUTH_TOKENS": TOKEN},
-        log_dir=logs,
-        ready_url=f"http://127.0.0.1:{port}/readyz",
-    )
-    return process, port
-
-
-def _consumer(
-    handler: str, common: dict[str, str], database_url: str, logs: Path
-) -> tuple[ServiceProcess, int]:
-    metrics_port = free_port()
-    process = ServiceProcess(
-        f"consumer-{handler}",
-        [venv_command("registry-consumer"), "run", handler],
-        env={**common, "REGBRIDGE_DATABASE_URL": database_url, "REGBRIDGE_METRICS_PORT": str(metrics_port)},
-        log_dir=logs,
-        ready_url=f"http://127.0.0.1:{metrics_port}/healthz",
-    )
-    return process, metrics_port
-
-
-def _started(
-    stack: ExitStack, make: Callable[[], tuple[ServiceProcess, int]], attempts: int = 3
-) -> tuple[ServiceProcess, int]:
-    """Start a process on a free port: another process on this shared machine can take the port
-    between choosing and binding it, so that one case starts again on a new port."""
-    for attempt in range(1, attempts + 1):
-        process, port = make()
-        try:
-            return stack.enter_context(process), port
-        except ProcessFailed as exc:
-            if attempt == attempts or "address already in use" not in str(exc).lower():
-                raise
-    raise AssertionError("unreachable")
-
-
 @contextmanager
 def running_pipeline(workdir: Path, bootstrap: str, prefix: str, database_url: str) -> Iterator[Pipeline]:
     logs = workdir / "logs"
-    common = {
-        "REGBRIDGE_KAFKA_BOOTSTRAP_SERVERS": bootstrap,
-        "REGBRIDGE_TOPIC_PREFIX": prefix,
-        "REGBRIDGE_LOG_FORMAT": "json",
-    }
+    common = pipeline_env(bootstrap, prefix)
     with ExitStack() as stack:
-        bridge, port = _started(stack, lambda: _bridge(common, logs))
-        consumers = {
-            h: _started(stack, partial(_consumer, h, common, database_url, logs))[0] for h in HANDLERS
-        }
-        notifications = Notifications(f"http://127.0.0.1:{port}/events", TOKEN, timeout="2s")
-        registry = stack.enter_context(LocalRegistry(workdir / "registry", notifications))
+        bridge, port = start_on_free_port(partial(bridge_process, common, logs))
+        stack.callback(bridge.stop)
+        settings = dict.fromkeys(HANDLERS, common)
+        consumers = stack.enter_context(running_consumers(settings, database_url, logs))
+        url = f"http://127.0.0.1:{port}/events"
+        registry = stack.enter_context(notifying_registry(workdir / "registry", url, timeout="2s"))
         yield Pipeline(registry, bridge, consumers, TopicRouter(prefix=prefix), bootstrap, database_url)
 
 

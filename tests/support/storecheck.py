@@ -10,16 +10,16 @@ and from the distinct event ids that reached each handler's topic.
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections import Counter
 
 from bridge.contract import TopicRouter
+from tests.support.consumers import wait_for
 from tests.support.database import read_table
 from tests.support.kafka import Landed
+from tests.support.pipeline import HANDLERS
 from tests.support.scenario import PULLER, ScenarioResult
 
-HANDLERS = ("push", "pull", "other")
 PULL_COUNTERS = ("manifest_gets", "manifest_heads", "blob_gets", "blob_heads")
 
 
@@ -46,10 +46,7 @@ async def wait_processed(url: str, expected: dict[str, set[str]], within: float 
     """Until ``processed_events`` holds ``expected``; returns the seconds it took (the
     caller compares again, so a timeout shows the difference)."""
     started = time.monotonic()
-    while time.monotonic() - started < within:
-        if await processed(url) == expected:
-            break
-        await asyncio.sleep(0.3)
+    await wait_for(lambda: processed(url), lambda found: found == expected, within=within, every=0.3)
     return time.monotonic() - started
 
 
