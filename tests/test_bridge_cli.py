@@ -3,16 +3,12 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 
 import pytest
 
-
-def clean_env(**extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("REGBRIDGE_")}
-    return {**env, **extra}
+from tests.support.processes import clean_env
 
 
 def test_serve_without_tokens_exits_2_naming_the_variable() -> None:

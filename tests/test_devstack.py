@@ -31,7 +31,7 @@ from bridge.embedded import port_open
 from consumers.store.engine import DEFAULT_DATABASE_URL
 from tests.support.database import read_table
 from tests.support.kafka import consume
-from tests.test_bridge_cli import clean_env
+from tests.support.processes import clean_env
 
 PORT_FLAGS = (
     "--port",

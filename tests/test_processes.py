@@ -48,3 +48,19 @@ def test_environment_reaches_the_process(tmp_path: Path) -> None:
     probe.start()
     assert probe.wait(timeout=10) == 0
     assert probe.log_tail() == "probe.prefix"
+
+
+def test_inherited_regbridge_variables_do_not_leak_in(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An operator's own REGBRIDGE_* settings must not reach a test's processes."""
+    monkeypatch.setenv("REGBRIDGE_DATABASE_URL", "postgresql://operator/production")
+    probe = ServiceProcess(
+        "leak-probe",
+        [sys.executable, "-c", "import os; print(os.environ.get('REGBRIDGE_DATABASE_URL', 'absent'))"],
+        env={},
+        log_dir=tmp_path,
+    )
+    probe.start()
+    assert probe.wait(timeout=10) == 0
+    assert probe.log_tail() == "absent"

@@ -4,9 +4,9 @@ three consumers (``registry-consumer run push|pull|other``) as separate processe
 
 The pieces are shared by the end-to-end suite and the fault suite
 (``tests/support/fault_pipeline.py`` adds what only faults need: the tap, the database
-proxy, the restartable bridge, the load): :func:`pipeline_env` and :func:`clean_env` (the
-processes' environment), :func:`bridge_process`, :func:`consumer_process` and
-:func:`running_consumers`, :func:`notifying_registry`, and :func:`wait_until`.
+proxy, the restartable bridge, the load): :func:`pipeline_env` (the processes' settings;
+``ServiceProcess`` drops inherited ``REGBRIDGE_*`` variables), :func:`bridge_process`,
+:func:`consumer_process` and :func:`running_consumers`, :func:`notifying_registry`, and :func:`wait_until`.
 
 :func:`running_pipeline` starts everything for the end-to-end tests and stops it all
 (registry first, so no event is sent to a stopped bridge). :func:`wait_for_store` waits,
@@ -17,7 +17,6 @@ bounded, until every handler has persisted every record of its topic, then
 from __future__ import annotations
 
 import asyncio
-import os
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping
@@ -52,12 +51,6 @@ def wait_until(check: Callable[[], bool], what: str, within: float = 90.0, every
     return time.monotonic() - started
 
 
-def clean_env(extra: Mapping[str, str]) -> dict[str, str]:
-    """The environment without any inherited ``REGBRIDGE_*`` variable, plus ``extra``."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("REGBRIDGE_")}
-    return {**env, **extra}
-
-
 def pipeline_env(bootstrap: str, prefix: str) -> dict[str, str]:
     """The settings the bridge and the consumers share: the broker, the topics, JSON logs."""
     return {
@@ -75,7 +68,7 @@ def bridge_process(
     return ServiceProcess(
         "bridge",
         command,
-        env=clean_env({"REGBRIDGE_AUTH_TOKENS": TOKEN, **settings}),
+        env={"REGBRIDGE_AUTH_TOKENS": TOKEN, **settings},
         log_dir=logs,
         ready_url=f"http://127.0.0.1:{port}{ready}",
     )
@@ -89,9 +82,7 @@ def consumer_process(
     return ServiceProcess(
         f"consumer-{handler}",
         [venv_command("registry-consumer"), "run", handler],
-        env=clean_env(
-            {"REGBRIDGE_DATABASE_URL": database_url, "REGBRIDGE_METRICS_PORT": str(port), **settings}
-        ),
+        env={"REGBRIDGE_DATABASE_URL": database_url, "REGBRIDGE_METRICS_PORT": str(port), **settings},
         log_dir=logs,
         ready_url=f"http://127.0.0.1:{port}/healthz",
     )

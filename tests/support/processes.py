@@ -39,6 +39,13 @@ def venv_command(name: str) -> str:
     return found
 
 
+def clean_env(**extra: str) -> dict[str, str]:
+    """This machine's environment without any inherited ``REGBRIDGE_*`` variable (an
+    operator's settings must not leak into a test's processes), plus ``extra``."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("REGBRIDGE_")}
+    return {**env, **extra}
+
+
 class ServiceProcess:
     """One long-running command; use it as a context manager or call start/stop."""
 
@@ -53,7 +60,7 @@ class ServiceProcess:
     ) -> None:
         self.name = name
         self.command = list(command)
-        self.env = {**os.environ, **env}
+        self.env = clean_env(**env)
         self.log_path = log_dir / f"{name}.log"
         self.ready_url = ready_url
         self._process: subprocess.Popen[bytes] | None = None
