@@ -6,6 +6,7 @@ Repository names contain slashes (``team/hello``), so the name is the rest of th
 
 from __future__ import annotations
 
+from sqlalchemy.ext.asyncio import AsyncConnection
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -64,6 +65,12 @@ async def repository(request: Request) -> Response:
     return JSONResponse(row)
 
 
+async def _require(conn: AsyncConnection, name: str) -> None:
+    """404 unless the repository is in the inventory."""
+    if not await inventory.repository_exists(conn, name):
+        raise HTTPException(404, f"no repository {name!r}")
+
+
 async def repository_tags(request: Request) -> Response:
     """
     summary: A repository's tags, A→Z, with the digest, media type and size each points at.
@@ -83,8 +90,7 @@ async def repository_tags(request: Request) -> Response:
     name, page = request.path_params["name"], PageRequest.from_query(request.query_params)
     deleted = _include_deleted(request)
     async with request.state.engine.connect() as conn:
-        if await inventory.repository(conn, name, request.state.clock()) is None:
-            raise HTTPException(404, f"no repository {name!r}")
+        await _require(conn, name)
         rows = await inventory.repository_tags(conn, name, page, deleted)
     return JSONResponse(page_body(rows, page, repository=name))
 
@@ -108,7 +114,6 @@ async def repository_manifests(request: Request) -> Response:
     name, page = request.path_params["name"], PageRequest.from_query(request.query_params)
     deleted = _include_deleted(request)
     async with request.state.engine.connect() as conn:
-        if await inventory.repository(conn, name, request.state.clock()) is None:
-            raise HTTPException(404, f"no repository {name!r}")
+        await _require(conn, name)
         rows = await inventory.repository_manifests(conn, name, page, deleted)
     return JSONResponse(page_body(rows, page, repository=name))

@@ -98,6 +98,12 @@ async def repository(conn: AsyncConnection, name: str, now: datetime) -> dict[st
     return _json(row) if row is not None else None
 
 
+async def repository_exists(conn: AsyncConnection, name: str) -> bool:
+    """A primary-key lookup: no summary work, for endpoints that only need the 404."""
+    query = select(repositories.c.name).where(repositories.c.name == name)
+    return (await conn.execute(query)).first() is not None
+
+
 async def repository_tags(
     conn: AsyncConnection, name: str, page: PageRequest, include_deleted: bool
 ) -> list[dict[str, Any]]:
