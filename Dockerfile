@@ -8,8 +8,10 @@ FROM python:3.12-slim AS build
 WORKDIR /src
 # README.m[d]: copied when present (pyproject names it as the long description).
 COPY pyproject.toml README.m[d] ./
+COPY common ./common
 COPY bridge ./bridge
 COPY consumers ./consumers
+COPY devstack ./devstack
 RUN pip wheel --no-cache-dir --wheel-dir /wheels .
 
 FROM python:3.12-slim

@@ -4,6 +4,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+PACKAGES := common bridge consumers devstack
 # The real registry and skopeo (end-to-end tests, the demo), Chromium (the dashboard's browser test).
 DEBIAN_TEST_PACKAGES ?= docker-registry skopeo chromium chromium-driver
 # What the one-minute demo of `make run` needs; without them it runs without a local registry.
@@ -35,8 +36,8 @@ run: venv
 	$(BIN)/registry-bridge dev
 
 lint: venv
-	$(BIN)/ruff check bridge consumers tests
-	$(BIN)/ruff format --check bridge consumers tests
+	$(BIN)/ruff check $(PACKAGES) tests
+	$(BIN)/ruff format --check $(PACKAGES) tests
 
 typecheck: venv
 	$(BIN)/mypy

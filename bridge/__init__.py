@@ -1,5 +1,5 @@
 """registry-kafka-bridge: the HTTP receiver for registry notifications.
 
 This package's ``__init__`` imports nothing heavy: the consumers import
-``bridge.contract`` without loading Starlette or uvicorn.
+``common.contract`` without loading Starlette or uvicorn.
 """

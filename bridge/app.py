@@ -13,7 +13,6 @@ from contextlib import asynccontextmanager
 from starlette.applications import Starlette
 from starlette.routing import Route
 
-from bridge.auth import TokenCheck
 from bridge.dedupe import DedupeWindow
 from bridge.endpoints import BridgeState, healthz, metrics, readyz
 from bridge.filters import EventFilter
@@ -23,7 +22,8 @@ from bridge.metrics import BridgeMetrics
 from bridge.publisher import KafkaPublisher, Publisher
 from bridge.receiver import Receiver
 from bridge.settings import BridgeSettings
-from bridge.spoolgate import SpoolGate, spooling
+from bridge.spool import SpoolGate, spooling
+from common.tokens import TokenCheck
 
 log = logging.getLogger("bridge.app")
 

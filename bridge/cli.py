@@ -11,9 +11,9 @@ from typing import Any, TypeVar
 
 import click
 
-from bridge.environ import ConfigError, Environ
-from bridge.logs import configure_logging
 from bridge.settings import BridgeSettings
+from common.environ import ConfigError, Environ
+from common.logs import configure_logging
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -61,7 +61,8 @@ def dev(host: str, **ports: int) -> None:
     """The local demo (what ``make run`` starts): embedded broker, bridge, consumers,
     dashboard and, when docker-registry is installed, a registry; Ctrl-C stops all.
     A port already taken is swapped for a free one."""
-    from bridge.devstack import DevPorts, run_dev
+    from devstack.ports import DevPorts
+    from devstack.stack import run_dev
 
     names = {"port": "bridge", "kafka_port": "kafka", "metrics_port": "metrics"}
     given = {names.get(k, k.removesuffix("_port")): v for k, v in ports.items()}
@@ -72,7 +73,7 @@ def dev(host: str, **ports: int) -> None:
 @click.argument("layout", type=click.Path(file_okay=False, path_type=Path))
 def demo_image(layout: Path) -> None:
     """Write a tiny OCI image layout to LAYOUT and print its skopeo source."""
-    from bridge.ociimage import write_demo_layout
+    from devstack.ociimage import write_demo_layout
 
     click.echo(write_demo_layout(layout))
 
@@ -82,6 +83,6 @@ def demo_image(layout: Path) -> None:
 def spool_inspect(paths: tuple[str, ...]) -> None:
     """Print the records and damaged spans of spool files as JSON lines (a spool
     directory, a segment, or a quarantined file)."""
-    from bridge.spoolinspect import main as inspect
+    from bridge.spool import inspect_paths as inspect
 
     sys.exit(inspect(list(paths)))

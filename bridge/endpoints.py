@@ -11,12 +11,12 @@ import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 
-from bridge.auth import TokenCheck
 from bridge.lifecycle import Lifecycle
 from bridge.metrics import BridgeMetrics
 from bridge.publisher import Publisher
 from bridge.receiver import Receiver
-from bridge.spoolgate import SpoolGate
+from bridge.spool import SpoolGate
+from common.tokens import TokenCheck
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
 
-from bridge.contract import Event
+from common.contract import Event
 
 
 @dataclass(frozen=True, slots=True)

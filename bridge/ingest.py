@@ -18,8 +18,8 @@ import orjson
 from starlette.types import Receive, Scope, Send
 
 from bridge.endpoints import BridgeState
-from bridge.logs import info_line
 from bridge.receiver import NotAcknowledged, Outcome
+from common.logs import info_line
 
 log = logging.getLogger("bridge.request")
 

@@ -9,7 +9,7 @@ from typing import Any
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.exposition import generate_latest
 
-from bridge.contract import KNOWN_ACTIONS
+from common.contract import KNOWN_ACTIONS
 
 # labels come from untrusted input: only known actions get their own label value
 ACTION_LABELS = frozenset((*KNOWN_ACTIONS, "rename"))

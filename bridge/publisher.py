@@ -24,8 +24,8 @@ from typing import Any, Protocol
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import BrokerResponseError, KafkaConnectionError, KafkaError
 
-from bridge.contract import OutgoingRecord
-from bridge.kafka_security import KafkaSecurity
+from common.contract import OutgoingRecord
+from common.kafka.security import KafkaSecurity
 
 log = logging.getLogger("bridge.publisher")
 

@@ -3,7 +3,7 @@ deduplicate, publish, and wait for every acknowledgement within the publish budg
 
 The answer is safe to give only when the returned :class:`Outcome` says so: 200/202 means
 every record this body produced was acknowledged (or was acknowledged before, for
-duplicates), or, with a spool (``bridge.spoolgate``), is fsync'd in the spool;
+duplicates), or, with a spool (``bridge.spool.gate``), is fsync'd in the spool;
 :class:`NotAcknowledged` (a :class:`~bridge.publisher.PublishFailed`) means the caller must
 answer 503.
 """
@@ -17,7 +17,12 @@ from typing import Any
 
 import orjson
 
-from bridge.contract import (
+from bridge.dedupe import DedupeWindow
+from bridge.filters import EventFilter
+from bridge.metrics import BridgeMetrics
+from bridge.publisher import Publisher, PublishFailed
+from bridge.spool import SpoolGate
+from common.contract import (
     DEFAULT_MAX_EVENTS,
     MAX_RECORD_BYTES,
     Event,
@@ -29,11 +34,6 @@ from bridge.contract import (
     encode_quarantine,
     parse_envelope,
 )
-from bridge.dedupe import DedupeWindow
-from bridge.filters import EventFilter
-from bridge.metrics import BridgeMetrics
-from bridge.publisher import Publisher, PublishFailed
-from bridge.spoolgate import SpoolGate
 
 
 @dataclass(slots=True)

@@ -16,9 +16,9 @@ import uvicorn
 
 from bridge.app import create_app
 from bridge.lifecycle import Lifecycle
-from bridge.logs import flush_logs
 from bridge.protocol import header_timeout_protocol
 from bridge.settings import BridgeSettings
+from common.logs import flush_logs
 
 log = logging.getLogger("bridge.server")
 
@@ -43,7 +43,7 @@ class BridgeServer(uvicorn.Server):
         gc.freeze()
 
     async def on_tick(self, counter: int) -> bool:
-        flush_logs()  # request lines are buffered (see bridge.logs.BufferedStreamHandler)
+        flush_logs()  # request lines are buffered (see common.logs.BufferedStreamHandler)
         if self.lifecycle.draining and not self.should_exit:
             if counter % 10 == 0 or self.lifecycle.drained:
                 log.info(

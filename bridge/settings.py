@@ -7,11 +7,11 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from bridge.contract import DEFAULT_MAX_EVENTS, DEFAULT_PREFIX, DEFAULT_ROUTES, TopicRouter
-from bridge.environ import PREFIX, ConfigError, Environ
-from bridge.kafka_security import KafkaSecurity
 from bridge.spool import SpoolSettings
-from bridge.tls import ReceiverTLS
+from common.contract import DEFAULT_MAX_EVENTS, DEFAULT_PREFIX, DEFAULT_ROUTES, TopicRouter
+from common.environ import PREFIX, ConfigError, Environ
+from common.kafka.security import KafkaSecurity
+from common.tls import ReceiverTLS
 
 MIB = 1024 * 1024
 DEFAULT_BOOTSTRAP = "localhost:9092"

@@ -19,17 +19,17 @@ from typing import Any, TypeVar
 
 import click
 
-from bridge.environ import ConfigError, Environ
-from bridge.logs import configure_logging
+from common.environ import ConfigError, Environ
+from common.logs import configure_logging
 from consumers.dashboard.command import dashboard
 from consumers.handlers import HANDLERS
 from consumers.process import run_consumer, tune_gc
 from consumers.relay.handler import HANDLER as RELAY
 from consumers.relay.process import run_relay
 from consumers.relay.settings import load_settings as load_relay_settings
-from consumers.settings import load
+from consumers.settings import DEFAULT_DATABASE_URL, load
 from consumers.store import migrate
-from consumers.store.engine import DEFAULT_DATABASE_URL, create_engine
+from consumers.store.engine import create_engine
 
 T = TypeVar("T")
 

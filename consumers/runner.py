@@ -43,7 +43,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.errors import CommitFailedError, IllegalStateError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bridge.contract import decode_event
+from common.contract import decode_event
 from consumers.batch import BatchOutcome, Item, next_offsets, record_time
 from consumers.deadletter import DeadLetter, DeadLetterPublisher
 from consumers.errors import Interrupted, is_transient

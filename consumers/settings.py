@@ -6,12 +6,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from bridge.contract import DEFAULT_PREFIX, TopicRouter
-from bridge.environ import ConfigError, Environ
-from bridge.kafka_security import KafkaSecurity
-from consumers.store.engine import DEFAULT_DATABASE_URL
+from common.contract import DEFAULT_PREFIX, TopicRouter
+from common.environ import ConfigError, Environ
+from common.kafka.security import KafkaSecurity
 
 DEFAULT_BOOTSTRAP = "localhost:9092"
+DEFAULT_DATABASE_URL = "sqlite:///./var/registry.db"
 DEFAULT_METRICS_PORTS = {"push": 9465, "pull": 9466, "other": 9467}
 AUTO_OFFSET_RESETS = ("earliest", "latest")
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-from bridge.asyncspool import AsyncSpool
-from bridge.spool import SpoolSettings
+from bridge.spool.asyncspool import AsyncSpool
+from bridge.spool.journal import SpoolSettings
 from tests.support.spooled import event_id, record
 
 

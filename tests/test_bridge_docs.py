@@ -5,14 +5,14 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from bridge.contract import ce_type_for
+from common.contract import ce_type_for
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_every_bridge_variable_is_documented() -> None:
-    modules = ("settings.py", "kafka_security.py", "tls.py")
-    source = "".join((ROOT / "bridge" / name).read_text() for name in modules)
+    modules = ("bridge/settings.py", "common/kafka/security.py", "common/tls.py")
+    source = "".join((ROOT / name).read_text() for name in modules)
     names = set(re.findall(r'env\.\w+\(\s*"([A-Z_]+)"', source))
     assert {"KAFKA_BOOTSTRAP_SERVERS", "AUTH_TOKENS", "TOPIC_PREFIX", "MAX_BODY_BYTES"} <= names
     assert {"TLS_CERT_FILE", "KAFKA_SASL_PASSWORD", "KAFKA_SECURITY_PROTOCOL"} <= names

@@ -12,7 +12,8 @@ from typing import Any
 
 import pytest
 
-from bridge.embedded import EmbeddedBroker, free_port
+from devstack.broker import EmbeddedBroker
+from devstack.ports import free_port
 from tests.support.bridge import RunningBridge, bridge_settings, counts, registry_body, running_bridge
 from tests.support.kafka import consume
 

@@ -19,7 +19,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bridge.embedded import free_port
+from devstack.ports import free_port
 from tests.support.broker import BrokerUnderTest
 from tests.support.processes import ServiceProcess, venv_command
 from tests.support.rawhttp import exchange, request_head, trickle

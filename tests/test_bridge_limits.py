@@ -7,7 +7,7 @@ from __future__ import annotations
 import orjson
 import pytest
 
-from bridge.contract import MAX_RECORD_BYTES
+from common.contract import MAX_RECORD_BYTES
 from tests.support.bridge import bridge_settings, counts, running_bridge
 from tests.support.kafka import consume
 

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from bridge.logs import configure_logging, flush_logs, info_line
+from common.logs import configure_logging, flush_logs, info_line
 
 
 @pytest.fixture

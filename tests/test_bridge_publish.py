@@ -9,7 +9,7 @@ from typing import Any
 import orjson
 import pytest
 
-from bridge.contract import ce_type_for
+from common.contract import ce_type_for
 from tests.support.bridge import V1, V2, auth, bridge_settings, counts, registry_body, running_bridge
 from tests.support.kafka import consume
 

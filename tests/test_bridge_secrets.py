@@ -12,8 +12,8 @@ from typing import Any
 import httpx
 import pytest
 
-from bridge.auth import TokenCheck
-from bridge.embedded import free_port
+from common.tokens import TokenCheck
+from devstack.ports import free_port
 from tests.support.bridge import V1, registry_body
 from tests.support.processes import ServiceProcess, venv_command
 

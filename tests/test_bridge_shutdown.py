@@ -18,7 +18,8 @@ from typing import Any
 import httpx
 import pytest
 
-from bridge.embedded import EmbeddedBroker, free_port
+from devstack.broker import EmbeddedBroker
+from devstack.ports import free_port
 from tests.support.bridge import TOKEN, auth, registry_body
 from tests.support.kafka import consume
 

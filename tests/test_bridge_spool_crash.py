@@ -19,8 +19,8 @@ from typing import Any
 import httpx
 import pytest
 
-from bridge.embedded import free_port
-from bridge.spool import Spool
+from bridge.spool.journal import Spool
+from devstack.ports import free_port
 from tests.support.bridge import TOKEN, auth, counts, registry_body
 from tests.support.kafka import consume
 

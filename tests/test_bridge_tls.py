@@ -13,8 +13,8 @@ from typing import Any
 import httpx
 import pytest
 
-from bridge.environ import ConfigError, Environ
-from bridge.tls import ReceiverTLS
+from common.environ import ConfigError, Environ
+from common.tls import ReceiverTLS
 from tests.support.bridge import bridge_settings, registry_body, running_bridge
 from tests.support.certs import Certificates, make_certificates
 

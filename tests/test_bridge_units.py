@@ -9,14 +9,15 @@ from typing import Any
 
 import pytest
 
-from bridge.auth import TokenCheck, bearer_token
-from bridge.contract import Event
 from bridge.dedupe import DedupeWindow
-from bridge.devstack import DevPorts, DevStack, registry_snippet
-from bridge.environ import ConfigError, Environ
 from bridge.filters import EventFilter
 from bridge.receiver import all_done
 from bridge.settings import BridgeSettings
+from common.contract import Event
+from common.environ import ConfigError, Environ
+from common.tokens import TokenCheck, bearer_token
+from devstack.ports import DevPorts
+from devstack.stack import DevStack, registry_snippet
 
 
 def settings(**env: str) -> BridgeSettings:

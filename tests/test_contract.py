@@ -7,7 +7,7 @@ from typing import Any
 import orjson
 import pytest
 
-from bridge.contract import (
+from common.contract import (
     Event,
     InvalidEnvelope,
     InvalidEvent,

@@ -12,7 +12,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bridge.contract import (
+from common.contract import (
     ENCODABLE_DEPTH,
     MAX_RECORD_BYTES,
     ContractError,

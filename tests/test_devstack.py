@@ -26,9 +26,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from bridge.devstack import DEFAULT_STORE, DevPorts, DevStack, dev_processes
-from bridge.embedded import port_open
-from consumers.store.engine import DEFAULT_DATABASE_URL
+from devstack.ports import DevPorts, port_open
+from devstack.stack import DevStack, dev_processes
 from tests.support.database import read_table
 from tests.support.kafka import consume
 from tests.support.processes import clean_env
@@ -218,7 +217,3 @@ def test_demo_image_writes_a_layout_skopeo_can_read(tmp_path: Path) -> None:
     )
     assert inspected.returncode == 0, inspected.stderr
     assert json.loads(inspected.stdout)["mediaType"] == "application/vnd.oci.image.manifest.v1+json"
-
-
-def test_the_printed_store_is_the_consumers_default() -> None:
-    assert DEFAULT_STORE == DEFAULT_DATABASE_URL

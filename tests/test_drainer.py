@@ -10,12 +10,12 @@ from pathlib import Path
 
 import pytest
 
-from bridge.asyncspool import AsyncSpool
-from bridge.contract import OutgoingRecord
-from bridge.drainer import DrainPolicy, PermanentPublishError, SpoolDrainer
-from bridge.embedded import EmbeddedBroker
-from bridge.spool import Spool, SpoolSettings
-from bridge.spoolframe import scan_segment
+from bridge.spool.asyncspool import AsyncSpool
+from bridge.spool.drainer import DrainPolicy, PermanentPublishError, SpoolDrainer
+from bridge.spool.frame import scan_segment
+from bridge.spool.journal import Spool, SpoolSettings
+from common.contract import OutgoingRecord
+from devstack.broker import EmbeddedBroker
 from tests.support.kafka import Landed, consume
 from tests.support.publisher import ProducerPublisher
 from tests.support.spooled import event_id, record
@@ -69,7 +69,7 @@ async def opened(directory: Path) -> AsyncSpool:
 async def test_drainer_retries_until_the_publisher_takes_the_batch(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    caplog.set_level(logging.INFO, logger="bridge.drainer")
+    caplog.set_level(logging.INFO, logger="bridge.spool.drainer")
     spool = await opened(tmp_path)
     sent = [r for group in groups("a", 12) for r in group]
     for group in groups("a", 12):
@@ -82,7 +82,7 @@ async def test_drainer_retries_until_the_publisher_takes_the_batch(
     finally:
         await drainer.stop()
     assert drainer.counters.failures == 3
-    lines = [r.getMessage() for r in caplog.records if r.name == "bridge.drainer"]
+    lines = [r.getMessage() for r in caplog.records if r.name == "bridge.spool.drainer"]
     assert lines == ["spool drain failed; retrying", "spool drained"]  # one line per outage, not per retry
     assert drainer.counters.published == len(sent)
     assert by_key([(r.key, event_id(r)) for r in publisher.kept]) == by_key(

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from bridge.environ import ConfigError, Environ
+from common.environ import ConfigError, Environ
 
 
 def test_typed_values_and_defaults() -> None:

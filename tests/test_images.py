@@ -8,7 +8,7 @@ import json
 import tarfile
 from pathlib import Path
 
-from bridge.ociimage import OCI_INDEX, REF_NAME, OciLayout, build_image, build_index, sha256_digest
+from devstack.ociimage import OCI_INDEX, REF_NAME, OciLayout, build_image, build_index, sha256_digest
 
 
 def test_same_seed_same_digests_other_seed_other_digests() -> None:

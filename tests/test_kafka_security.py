@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
-from bridge.environ import ConfigError, Environ
-from bridge.kafka_security import KafkaSecurity
 from bridge.settings import BridgeSettings
+from common.environ import ConfigError, Environ
+from common.kafka.security import KafkaSecurity
 from consumers.settings import load
 from tests.support.certs import Certificates, make_certificates
 

@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from bridge.environ import Environ
-from bridge.kafka_security import KafkaSecurity
+from common.environ import Environ
+from common.kafka.security import KafkaSecurity
 from tests.support.bridge import bridge_settings, counts, registry_body, running_bridge
 from tests.support.certs import Certificates, make_certificates
 from tests.support.kafka import consume

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from bridge.embedded import free_port, port_open
+from devstack.ports import free_port, port_open
 from tests.support.processes import ProcessFailed, ServiceProcess
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from bridge.spool import Spool, SpoolBusy, SpoolError, SpoolFull
+from bridge.spool.journal import Spool, SpoolBusy, SpoolError, SpoolFull
 from tests.support.spooled import event_id, record, unacked
 
 
@@ -81,7 +81,7 @@ def test_a_directory_is_used_by_one_spool_at_a_time(tmp_path: Path) -> None:
 CRASHING_WRITER = """
 import sys
 from pathlib import Path
-from bridge.spool import Spool
+from bridge.spool.journal import Spool
 from tests.support.spooled import record
 spool = Spool.open(Path(sys.argv[1]))
 n = 0

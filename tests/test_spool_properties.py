@@ -12,9 +12,9 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
-from bridge.contract import OutgoingRecord
-from bridge.spool import Spool, SpoolFull
-from bridge.spoolframe import decode_record, scan_segment
+from bridge.spool.frame import decode_record, scan_segment
+from bridge.spool.journal import Spool, SpoolFull
+from common.contract import OutgoingRecord
 from tests.support.spooled import record, unacked
 
 MAX_BYTES = 16 * 1024

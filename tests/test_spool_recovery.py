@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from bridge.spool import Spool, SpoolError
-from bridge.spoolframe import HEADER_SIZE
+from bridge.spool.frame import HEADER_SIZE
+from bridge.spool.journal import Spool, SpoolError
 from tests.support.spooled import event_id, record, unacked
 
 

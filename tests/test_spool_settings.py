@@ -8,10 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from bridge.devstack import DevPorts, DevStack, dev_processes, dev_spool_dir
-from bridge.environ import ConfigError, Environ
 from bridge.settings import BridgeSettings
-from bridge.spool import SpoolSettings
+from bridge.spool.journal import SpoolSettings
+from common.environ import ConfigError, Environ
+from devstack.ports import DevPorts
+from devstack.stack import DevStack, dev_processes, dev_spool_dir
 
 
 def test_settings_from_the_environment(tmp_path: Path) -> None:
@@ -60,11 +61,11 @@ def test_make_run_spools_to_var_spool_unless_told_otherwise() -> None:
 def test_the_spool_variables_and_metrics_are_documented() -> None:
     root = Path(__file__).resolve().parents[1]
     section = (root / "docs" / "configuration.md").read_text().split("## Spool", 1)[1]
-    source = (root / "bridge" / "spool.py").read_text()
+    source = (root / "bridge" / "spool" / "journal.py").read_text()
     names = set(re.findall(r'env\.\w+\(\s*"([A-Z_]+)"', source))
     assert names == {"SPOOL_DIR", "SPOOL_MAX_BYTES"}
     assert all(f"`REGBRIDGE_{name}`" in section for name in names)
-    metrics = set(re.findall(r'"(regbridge_spool_\w+)"', (root / "bridge" / "spoolgate.py").read_text()))
+    metrics = set(re.findall(r'"(regbridge_spool_\w+)"', (root / "bridge" / "spool" / "gate.py").read_text()))
     assert len(metrics) == 10
     counters = {"regbridge_spool_appended", "regbridge_spool_refused", "regbridge_spool_drained",
                 "regbridge_spool_drain_failures", "regbridge_spool_rejected"}  # fmt: skip

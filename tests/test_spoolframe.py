@@ -6,8 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bridge.contract import OutgoingRecord
-from bridge.spoolframe import (
+from bridge.spool.frame import (
     HEADER_SIZE,
     FrameError,
     decode_record,
@@ -16,6 +15,7 @@ from bridge.spoolframe import (
     parse_frame,
     scan_segment,
 )
+from common.contract import OutgoingRecord
 
 records = st.builds(
     OutgoingRecord,

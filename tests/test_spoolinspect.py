@@ -9,8 +9,8 @@ import pytest
 from click.testing import CliRunner
 
 from bridge.cli import main as cli
-from bridge.spool import Spool
-from bridge.spoolinspect import main
+from bridge.spool.inspection import main
+from bridge.spool.journal import Spool
 from tests.support.spooled import record
 
 
@@ -40,7 +40,7 @@ def test_inspect_lists_records_and_the_quarantined_tail(
 
 def test_inspect_without_arguments_prints_usage(capsys: pytest.CaptureFixture[str]) -> None:
     assert main([]) == 2
-    assert "spoolinspect" in capsys.readouterr().err
+    assert "bridge.spool.inspection" in capsys.readouterr().err
 
 
 def test_the_cli_subcommand_reads_a_spool(tmp_path: Path) -> None:

@@ -11,8 +11,8 @@ import sys
 
 import click
 
-from bridge.environ import ConfigError, Environ
-from bridge.logs import configure_logging
+from common.environ import ConfigError, Environ
+from common.logs import configure_logging
 from consumers.dashboard.settings import DashboardSettings
 
 

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bridge.environ import ConfigError, Environ
-from consumers.store.engine import DEFAULT_DATABASE_URL
+from common.environ import ConfigError, Environ
+from consumers.settings import DEFAULT_DATABASE_URL
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8090

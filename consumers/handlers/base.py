@@ -31,7 +31,7 @@ from typing import Protocol, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from bridge.contract import Event
+from common.contract import Event
 
 PlanT = TypeVar("PlanT")
 

@@ -34,7 +34,7 @@ from typing import Any
 from sqlalchemy import bindparam, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from bridge.contract import Event
+from common.contract import Event
 from consumers.handlers.base import Delivery
 from consumers.store.inventory import BlobRow, RepositoryRow, upsert_blobs, upsert_repositories
 from consumers.store.tables import audit_log, manifests, repository_blobs, tags

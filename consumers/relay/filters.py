@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fnmatch import fnmatchcase
 
-from bridge.contract import Event
+from common.contract import Event
 from consumers.relay.config import Filters, Subscription
 
 

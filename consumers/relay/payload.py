@@ -15,7 +15,7 @@ from typing import Any
 
 import orjson
 
-from bridge.contract import CE_SPECVERSION, Event, ce_source_for, ce_type_for
+from common.contract import CE_SPECVERSION, Event, ce_source_for, ce_type_for
 from consumers.relay.config import PayloadFormat
 
 REGISTRY_CONTENT_TYPE = "application/vnd.docker.distribution.events.v1+json"

@@ -6,8 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from bridge.contract import DEFAULT_PREFIX, TopicRouter
-from bridge.environ import ConfigError, Environ
+from common.contract import DEFAULT_PREFIX, TopicRouter
+from common.environ import ConfigError, Environ
 from consumers.relay.config import RelayConfig, Subscription, load_config
 from consumers.settings import ConsumerSettings
 

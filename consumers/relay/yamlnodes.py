@@ -16,7 +16,7 @@ import yaml
 from yaml.constructor import ConstructorError, SafeConstructor
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
-from bridge.environ import ConfigError
+from common.environ import ConfigError
 
 T = TypeVar("T")
 _NULL = "tag:yaml.org,2002:null"

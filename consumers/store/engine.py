@@ -21,9 +21,8 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-from bridge.environ import ConfigError
+from common.environ import ConfigError
 
-DEFAULT_DATABASE_URL = "sqlite:///./var/registry.db"
 _ASYNC_DRIVERS = {
     "sqlite": "sqlite+aiosqlite",
     "postgresql": "postgresql+asyncpg",

@@ -28,10 +28,10 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer
 
-from bridge.contract import TopicRouter
-from bridge.embedded import EmbeddedBroker
+from common.contract import TopicRouter
 from consumers.process import ConsumerProcess, tune_gc
 from consumers.settings import ConsumerSettings
+from devstack.broker import EmbeddedBroker
 from tests.support.consumers import wait_for
 from tests.support.database import LOCAL_POSTGRES, create_database, drop_database, migrate_store
 from tests.support.events import BLOB, OCI_MANIFEST, bodies, event

@@ -27,11 +27,12 @@ from contextlib import contextmanager
 import httpx
 import uvloop
 
-from bridge.embedded import EmbeddedBroker, free_port, port_open
 from consumers.process import tune_gc
 from consumers.relay.config import PayloadFormat, Subscription
 from consumers.relay.payload import render
 from consumers.relay.retry import RetryPolicy
+from devstack.broker import EmbeddedBroker
+from devstack.ports import free_port, port_open
 from tests.consumers.relay.support import create_topic, make_event, publish, relay_running, relay_settings
 
 

@@ -21,7 +21,8 @@ from pathlib import Path
 
 import httpx
 
-from bridge.embedded import EmbeddedBroker, free_port
+from devstack.broker import EmbeddedBroker
+from devstack.ports import free_port
 
 
 def body(event_id: str) -> bytes:

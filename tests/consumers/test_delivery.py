@@ -10,7 +10,7 @@ from functools import partial
 import pytest
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from bridge.contract import OutgoingRecord
+from common.contract import OutgoingRecord
 from consumers.handlers.pull import PullHandler, PullPlan
 from consumers.process import ConsumerProcess
 from tests.consumers.conftest import MakeSettings

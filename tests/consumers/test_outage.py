@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from bridge.embedded import EmbeddedBroker
 from consumers.process import ConsumerProcess
 from consumers.settings import ConsumerSettings
+from devstack.broker import EmbeddedBroker
 from tests.consumers.conftest import MakeSettings
 from tests.support.consumers import metric, running, wait_for, wait_processed
 from tests.support.database import migrate_store, read_table

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from bridge.embedded import free_port
 from consumers.process import ConsumerProcess
 from consumers.settings import ConsumerSettings
+from devstack.ports import free_port
 from tests.consumers.conftest import MakeSettings
 from tests.support.consumers import metric, running, start_cli, stop_cli, wait_for, wait_processed
 from tests.support.database import processed_count, read_table

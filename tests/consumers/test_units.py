@@ -8,7 +8,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from bridge.environ import ConfigError, Environ
+from common.environ import ConfigError, Environ
 from consumers.deadletter import DeadLetter, dead_letter_headers
 from consumers.errors import is_transient
 from consumers.handlers import HANDLERS

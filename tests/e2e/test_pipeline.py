@@ -24,7 +24,7 @@ from typing import Any
 import orjson
 import pytest
 
-from bridge.contract import TopicRouter
+from common.contract import TopicRouter
 from tests.support import expectations, store_expectations
 from tests.support.broker import BrokerUnderTest
 from tests.support.database import create_database, drop_database, postgres_server

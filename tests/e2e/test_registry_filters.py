@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from bridge.localregistry import Notifications
+from devstack.registry import Notifications
 from tests.support.receiver import RecordingReceiver
 from tests.support.registry import LocalRegistry
 from tests.support.scenario import RegistryClient

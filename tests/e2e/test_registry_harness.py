@@ -18,7 +18,7 @@ from typing import Any
 import httpx
 import pytest
 
-from bridge.localregistry import Notifications
+from devstack.registry import Notifications
 from tests.support import expectations
 from tests.support.receiver import Delivery, RecordingReceiver
 from tests.support.registry import EndpointCounters, LocalRegistry, RegistryError

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from bridge.embedded import EmbeddedBroker
+from devstack.broker import EmbeddedBroker
 from tests.support import expectations
 from tests.support.fault_pipeline import (
     BridgeProcess,

@@ -17,8 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from bridge.contract import TopicRouter
-from bridge.embedded import EmbeddedBroker
+from common.contract import TopicRouter
+from devstack.broker import EmbeddedBroker
 from tests.support import expectations
 from tests.support.fault_pipeline import (
     BridgeProcess,

@@ -17,8 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from bridge.embedded import EmbeddedBroker
-from bridge.spoolframe import encode_frame, scan_segment
+from bridge.spool.frame import encode_frame, scan_segment
+from devstack.broker import EmbeddedBroker
 from tests.support import expectations
 from tests.support.fault_pipeline import (
     BridgeProcess,

@@ -14,10 +14,10 @@ from typing import Any
 
 import httpx
 
-from bridge.embedded import free_port
 from bridge.lifecycle import Lifecycle
 from bridge.server import BridgeServer, server_config
 from bridge.settings import BridgeSettings
+from devstack.ports import free_port
 
 TOKEN = "test-token"
 V1 = "application/vnd.docker.distribution.events.v1+json"

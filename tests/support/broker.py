@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from bridge.embedded import EmbeddedBroker
+from devstack.broker import EmbeddedBroker
 
 
 @dataclass(frozen=True)

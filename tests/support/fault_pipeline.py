@@ -23,8 +23,9 @@ from typing import Any
 import httpx
 import orjson
 
-from bridge.contract import TopicRouter
-from bridge.embedded import EmbeddedBroker, free_port
+from common.contract import TopicRouter
+from devstack.broker import EmbeddedBroker
+from devstack.ports import free_port
 from tests.support.figures import Figures, landed_ids
 from tests.support.kafka import Landed, consume
 from tests.support.load import SteadyLoad

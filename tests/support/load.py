@@ -19,7 +19,7 @@ import threading
 import time
 from pathlib import Path
 
-from bridge.ociimage import build_image
+from devstack.ociimage import build_image
 from tests.support.registry import LocalRegistry, RegistryError
 from tests.support.scenario import PULLER, RegistryClient, ScenarioResult, ScenarioRun, expected_tags
 

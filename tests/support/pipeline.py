@@ -26,9 +26,9 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from bridge.contract import TOPIC_HANDLERS, TopicRouter
-from bridge.embedded import free_port
-from bridge.localregistry import Notifications
+from common.contract import TOPIC_HANDLERS, TopicRouter
+from devstack.ports import free_port
+from devstack.registry import Notifications
 from tests.support.database import processed_count, read_table
 from tests.support.kafka import Landed
 from tests.support.processes import ProcessFailed, ServiceProcess, venv_command

@@ -21,7 +21,7 @@ from types import TracebackType
 
 import httpx
 
-from bridge.processgroup import signal_group, stop_group
+from devstack.processgroup import signal_group, stop_group
 
 
 class ProcessFailed(RuntimeError):

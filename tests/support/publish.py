@@ -21,7 +21,7 @@ from typing import Any
 
 from aiokafka import AIOKafkaProducer
 
-from bridge.contract import Event, OutgoingRecord, TopicRouter, encode_event, parse_envelope
+from common.contract import Event, OutgoingRecord, TopicRouter, encode_event, parse_envelope
 from tests.support.bridge import TOKEN, bridge_settings, counts, running_bridge
 
 # Set by the HTTP client itself, or replaced (Authorization) for the replay.

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 
 from aiokafka import AIOKafkaProducer
 
-from bridge.contract import OutgoingRecord
+from common.contract import OutgoingRecord
 
 
 class ProducerPublisher:

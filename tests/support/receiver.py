@@ -21,7 +21,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from bridge.embedded import free_port, port_open
+from devstack.ports import free_port, port_open
 
 
 @dataclass(frozen=True)

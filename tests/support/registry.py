@@ -5,7 +5,7 @@ storage in a temporary directory, notifications pointed at a URL with a bearer t
 the debug server on a free port), starts the binary in its own process group on
 127.0.0.1, and reads the per-endpoint notification counters from ``/debug/vars``.
 
-The config itself is :class:`bridge.localregistry.RegistryConfig`, the one ``registry-bridge
+The config itself is :class:`devstack.registry.RegistryConfig`, the one ``registry-bridge
 dev`` runs. There is no skip: a missing binary raises :class:`RegistryError`, which fails
 the test with a message saying what to install.
 """
@@ -25,10 +25,10 @@ import bcrypt
 import httpx
 import yaml
 
-from bridge.embedded import free_port, port_open
-from bridge.localregistry import ENDPOINT_NAME, REGISTRY_BINARY, Notifications, RegistryConfig
-from bridge.localregistry import registry_binary as find_registry_binary
-from bridge.processgroup import stop_group
+from devstack.ports import free_port, port_open
+from devstack.processgroup import stop_group
+from devstack.registry import ENDPOINT_NAME, REGISTRY_BINARY, Notifications, RegistryConfig
+from devstack.registry import registry_binary as find_registry_binary
 
 DEBIAN_PACKAGE = "docker-registry"
 DEFAULT_USERS: Mapping[str, str] = {"alice": "alice-pw", "bob": "bob-pw", "carol": "carol-pw"}

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import httpx
 
-from bridge.ociimage import (
+from devstack.ociimage import (
     OCI_INDEX,
     OCI_MANIFEST,
     BuiltImage,

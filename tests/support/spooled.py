@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from bridge.contract import OutgoingRecord
-from bridge.spool import Spool
+from bridge.spool.journal import Spool
+from common.contract import OutgoingRecord
 
 
 def record(n: int, repo: str = "library/alpine", size: int = 0) -> OutgoingRecord:

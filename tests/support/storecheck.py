@@ -13,7 +13,7 @@ from __future__ import annotations
 import time
 from collections import Counter
 
-from bridge.contract import TopicRouter
+from common.contract import TopicRouter
 from tests.support.consumers import wait_for
 from tests.support.database import read_table
 from tests.support.kafka import Landed

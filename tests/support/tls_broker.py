@@ -19,7 +19,8 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
-from bridge.embedded import broker_binary, free_port, port_open
+from devstack.broker import broker_binary
+from devstack.ports import free_port, port_open
 
 
 async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:

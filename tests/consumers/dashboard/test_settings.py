@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from bridge.environ import ConfigError, Environ
+from common.environ import ConfigError, Environ
 from consumers.dashboard.settings import DashboardSettings
 
 

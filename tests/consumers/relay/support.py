@@ -13,7 +13,7 @@ from typing import Any
 from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
-from bridge.contract import Event, TopicRouter, encode_event
+from common.contract import Event, TopicRouter, encode_event
 from consumers.relay.config import RelayConfig, Subscription
 from consumers.relay.metrics import RelayMetrics
 from consumers.relay.process import RelayProcess

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from bridge.environ import ConfigError
+from common.environ import ConfigError
 from consumers.relay.config import PayloadFormat, load_config, parse_config
 from consumers.relay.retry import RetryPolicy
 

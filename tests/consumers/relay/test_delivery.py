@@ -7,7 +7,7 @@ import hmac
 
 import pytest
 
-from bridge.contract import Event
+from common.contract import Event
 from consumers.relay.config import PayloadFormat, Subscription
 from consumers.relay.delivery import Attempt, DeliveryStopped, WebhookSender, retry_after
 from consumers.relay.payload import render

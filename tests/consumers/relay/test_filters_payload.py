@@ -8,7 +8,7 @@ from typing import Any
 import orjson
 import pytest
 
-from bridge.contract import Event
+from common.contract import Event
 from consumers.relay.config import Filters, PayloadFormat, Subscription
 from consumers.relay.filters import passes, wanted
 from consumers.relay.payload import CLOUDEVENT_CONTENT_TYPE, REGISTRY_CONTENT_TYPE, render

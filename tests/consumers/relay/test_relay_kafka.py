@@ -11,11 +11,11 @@ import orjson
 import pytest
 from aiokafka import AIOKafkaProducer
 
-from bridge.embedded import free_port, port_open
 from consumers.relay.config import Filters, PayloadFormat, RelayConfig, Subscription
 from consumers.relay.process import RelayProcess
 from consumers.relay.retry import RetryPolicy
 from consumers.relay.signing import verify
+from devstack.ports import free_port, port_open
 from tests.consumers.relay.support import (
     create_topic,
     make_event,

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from bridge.environ import ConfigError, Environ
+from common.environ import ConfigError, Environ
 from consumers.cli import main
 from consumers.relay.config import Subscription
 from consumers.relay.settings import load_settings, runner_settings

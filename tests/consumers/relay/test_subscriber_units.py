@@ -7,7 +7,7 @@ from datetime import datetime
 
 import pytest
 
-from bridge.contract import Event
+from common.contract import Event
 from consumers.batch import BatchOutcome, Item
 from consumers.deadletter import DeadLetter
 from consumers.errors import Interrupted

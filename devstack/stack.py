@@ -5,7 +5,7 @@ bridge, the three consumers and the dashboard on the SQLite store under ``./var/
 when ``docker-registry`` is installed, a local registry wired to the bridge (no auth,
 loopback only, storage under ``./var/registry``, deletes enabled). Once everything
 answers, it prints the registry's notifications block, the URLs, and a skopeo command
-that pushes a sample image. Ctrl-C or SIGTERM stops it all (:mod:`bridge.supervisor`).
+that pushes a sample image. Ctrl-C or SIGTERM stops it all (:mod:`devstack.supervisor`).
 
 Every port is a flag; 0 (or a port already taken) means a free one, printed at start.
 """
@@ -20,57 +20,18 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from bridge.embedded import EmbeddedBroker, free_port, port_open
-from bridge.environ import Environ
-from bridge.localregistry import Notifications, RegistryConfig, registry_binary
-from bridge.ociimage import write_demo_layout
-from bridge.supervisor import ProcessSpec, Supervisor
+from common.environ import Environ
+from consumers.handlers import HANDLERS
+from consumers.settings import DEFAULT_DATABASE_URL
+from devstack.broker import EmbeddedBroker
+from devstack.ociimage import write_demo_layout
+from devstack.ports import DevPorts
+from devstack.registry import Notifications, RegistryConfig, registry_binary
+from devstack.supervisor import ProcessSpec, Supervisor
 
-HANDLERS = ("push", "pull", "other")
 VAR = Path("var")
 WILDCARDS = ("0.0.0.0", "::", "")
 DEMO_IMAGE = "demo/hello:v1"
-DEFAULT_STORE = "sqlite:///./var/registry.db"  # the consumers' default (a test keeps them equal)
-
-
-@dataclass(frozen=True, slots=True)
-class DevPorts:
-    """The ports asked for on the command line (0: any free one)."""
-
-    bridge: int = 5080
-    kafka: int = 9092
-    registry: int = 5000
-    registry_debug: int = 5001
-    dashboard: int = 8090
-    metrics: int = 9465  # the push consumer's; pull and other take the next two
-
-    def resolved(self) -> DevPorts:
-        """Distinct ports, each free to bind now: a taken one is swapped for a free one."""
-        chosen: set[int] = set()
-        names = ("bridge", "kafka", "registry", "registry_debug", "dashboard")
-        ports = {name: _pick(getattr(self, name), name.replace("_", " "), chosen) for name in names}
-        return DevPorts(**ports, metrics=_pick_run(self.metrics, 3, "consumer metrics", chosen))
-
-
-def _usable(port: int, chosen: set[int]) -> bool:
-    return 0 < port <= 65535 and port not in chosen and not port_open("127.0.0.1", port)
-
-
-def _pick_run(first: int, count: int, what: str, chosen: set[int]) -> int:
-    """The first of ``count`` consecutive usable ports, starting at ``first`` if it can."""
-    candidate = first
-    for _ in range(100):
-        if candidate and all(_usable(candidate + i, chosen) for i in range(count)):
-            chosen.update(range(candidate, candidate + count))
-            return candidate
-        if candidate and candidate == first:
-            print(f"[dev] port {first} ({what}) is taken; using a free port", flush=True)
-        candidate = free_port()
-    raise RuntimeError(f"no {count} consecutive free ports for the {what}")
-
-
-def _pick(port: int, what: str, chosen: set[int]) -> int:
-    return _pick_run(port, 1, what, chosen)
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,7 +44,7 @@ class DevStack:
     ports: DevPorts
     registry_binary: str | None = None
     var: Path = VAR
-    store: str = DEFAULT_STORE
+    store: str = DEFAULT_DATABASE_URL
     spool_dir: str = ""  # REGBRIDGE_SPOOL_DIR for the bridge; "" turns the spool off
 
     @property
@@ -102,7 +63,7 @@ class DevStack:
         return f"http://127.0.0.1:{port}{path}"
 
     def metrics_port(self, handler: str) -> int:
-        return self.ports.metrics + HANDLERS.index(handler)
+        return self.ports.metrics + list(HANDLERS).index(handler)
 
     @property
     def registry_config_path(self) -> Path:
@@ -232,7 +193,7 @@ def run_dev(env: Environ, host: str, ports: DevPorts) -> int:
     ports = ports.resolved()
     broker = EmbeddedBroker(port=ports.kafka)
     broker.start()
-    store = env.text("DATABASE_URL", DEFAULT_STORE)
+    store = env.text("DATABASE_URL", DEFAULT_DATABASE_URL)
     stack = DevStack(
         broker.bootstrap_servers,
         token,

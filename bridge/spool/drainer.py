@@ -24,11 +24,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from bridge.asyncspool import AsyncSpool
-from bridge.contract import OutgoingRecord
-from bridge.spool import Spooled
+from bridge.spool.asyncspool import AsyncSpool
+from bridge.spool.journal import Spooled
+from common.contract import OutgoingRecord
 
-log = logging.getLogger("bridge.drainer")
+log = logging.getLogger("bridge.spool.drainer")
 LOG_EVERY = 30.0  # seconds between two "spool drain failed" lines of one outage
 
 

@@ -10,7 +10,7 @@ Standard library only. A segment file is a sequence of frames, one per record::
     20     4     index  position of this record in its group (0-based)
     24     4     count  number of records in its group (one envelope's events)
     28     8     ts_ms  wall-clock time of the append, milliseconds since the epoch
-    36     n     payload: the encoded :class:`~bridge.contract.OutgoingRecord`
+    36     n     payload: the encoded :class:`~common.contract.OutgoingRecord`
 
 All integers are little-endian. The CRC covers every header field after itself, so a
 damaged ``length`` is caught too. zlib.crc32 (not CRC32C) is used: it is in the standard
@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
 
-from bridge.contract import OutgoingRecord
+from common.contract import OutgoingRecord
 
 MAGIC = b"RKS1"
 HEADER = struct.Struct("<4sII QII Q".replace(" ", ""))

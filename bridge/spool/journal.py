@@ -1,19 +1,19 @@
-"""A local write-ahead spool of :class:`~bridge.contract.OutgoingRecord` for when Kafka
+"""A local write-ahead spool of :class:`~common.contract.OutgoingRecord` for when Kafka
 cannot acknowledge in time. Standard library only (no Starlette, no aiokafka).
 
 * :meth:`Spool.append` writes one envelope's records as one all-or-nothing group, and
   fsyncs before it returns. Each record is a checksummed frame with a sequence number
-  (format in ``bridge.spoolframe``).
+  (format in ``bridge.spool.frame``).
 * :meth:`Spool.peek` reads in order from the oldest unacknowledged record;
   :meth:`Spool.ack` (once Kafka has acknowledged) moves a durable checkpoint forward
   and deletes drained segments; :meth:`Spool.set_aside` moves the oldest record to
   ``quarantine/`` instead (a record Kafka will never take).
 * :meth:`Spool.open` recovers everything not acknowledged, and quarantines damage
-  (``bridge.spoolrecovery``). Delivery is at least once: a record published but not yet
+  (``bridge.spool.recovery``). Delivery is at least once: a record published but not yet
   checkpointed when the process dies is published again, with the same event id, which
   downstream deduplicates.
 
-:class:`~bridge.asyncspool.AsyncSpool` runs the blocking file I/O in a worker thread.
+:class:`~bridge.spool.asyncspool.AsyncSpool` runs the blocking file I/O in a worker thread.
 
 Errors::
 
@@ -34,10 +34,8 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from bridge.contract import OutgoingRecord
-from bridge.environ import Environ
-from bridge.spoolframe import Frame, FrameError, decode_record, encode_frame, encode_record, read_frames
-from bridge.spoolrecovery import (
+from bridge.spool.frame import Frame, FrameError, decode_record, encode_frame, encode_record, read_frames
+from bridge.spool.recovery import (
     QUARANTINE,
     RecoveryReport,
     fsync_dir,
@@ -46,6 +44,8 @@ from bridge.spoolrecovery import (
     write_checkpoint,
     write_durably,
 )
+from common.contract import OutgoingRecord
+from common.environ import Environ
 
 DEFAULT_MAX_BYTES = 256 * 1024 * 1024
 DEFAULT_SEGMENT_BYTES = 4 * 1024 * 1024

@@ -15,7 +15,7 @@ read once from ``REGBRIDGE_KAFKA_*`` variables, turned into aiokafka keyword arg
 
 Every name above is prefixed ``REGBRIDGE_KAFKA_``. A combination that cannot work (a
 mechanism without a SASL protocol, a certificate without its key, ...) raises
-:class:`~bridge.environ.ConfigError` naming the variable. Secrets never appear in ``repr``.
+:class:`~common.environ.ConfigError` naming the variable. Secrets never appear in ``repr``.
 It imports no Kafka client at module level, so the contract layering stays as it is.
 """
 
@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bridge.environ import PREFIX, ConfigError, Environ
+from common.environ import PREFIX, ConfigError, Environ
 
 PROTOCOLS = ("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL")
 MECHANISMS = ("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512")

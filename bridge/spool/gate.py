@@ -34,11 +34,11 @@ from aiokafka.errors import (
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector, CollectorRegistry
 
-from bridge.asyncspool import AsyncSpool
-from bridge.contract import OutgoingRecord
-from bridge.drainer import DrainPolicy, PermanentPublishError, SpoolDrainer
 from bridge.publisher import Publisher, PublishFailed
-from bridge.spool import SpoolError, SpoolFull, SpoolSettings
+from bridge.spool.asyncspool import AsyncSpool
+from bridge.spool.drainer import DrainPolicy, PermanentPublishError, SpoolDrainer
+from bridge.spool.journal import SpoolError, SpoolFull, SpoolSettings
+from common.contract import OutgoingRecord
 
 log = logging.getLogger("bridge.spool")
 

@@ -1,4 +1,4 @@
-"""Looking inside spool files, for operators: ``python -m bridge.spoolinspect PATH...``.
+"""Looking inside spool files, for operators: ``python -m bridge.spool.inspection PATH...``.
 
 Each PATH is a segment, a quarantined file, or a spool directory (its segments and its
 quarantine). One JSON line is printed per intact record found (seq, group position,
@@ -16,8 +16,8 @@ from typing import Any
 
 import orjson
 
-from bridge.spoolframe import FrameError, decode_record, scan_segment
-from bridge.spoolrecovery import QUARANTINE, SEGMENT_SUFFIX
+from bridge.spool.frame import FrameError, decode_record, scan_segment
+from bridge.spool.recovery import QUARANTINE, SEGMENT_SUFFIX
 
 
 def _text(value: bytes | None) -> str | None:

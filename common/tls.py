@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bridge.environ import PREFIX, ConfigError, Environ
+from common.environ import PREFIX, ConfigError, Environ
 
 
 @dataclass(frozen=True, slots=True)

