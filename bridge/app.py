@@ -23,6 +23,7 @@ from bridge.publisher import KafkaPublisher, Publisher
 from bridge.receiver import Receiver
 from bridge.settings import BridgeSettings
 from bridge.spool import SpoolGate, spooling
+from common.kafka import KafkaClients
 from common.tokens import TokenCheck
 
 log = logging.getLogger("bridge.app")
@@ -38,12 +39,7 @@ PublisherFactory = Callable[[BridgeSettings], Publisher]
 
 
 def kafka_publisher(settings: BridgeSettings) -> Publisher:
-    return KafkaPublisher(
-        settings.bootstrap_servers,
-        client_id=settings.kafka_client_id,
-        ready_max_age=settings.ready_max_age,
-        security=settings.kafka_security,
-    )
+    return KafkaPublisher(KafkaClients(settings.kafka), ready_max_age=settings.ready_max_age)
 
 
 def build_state(

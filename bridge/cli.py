@@ -1,6 +1,6 @@
 """``registry-bridge``: ``serve`` runs the bridge, ``dev`` runs the local stack behind
 ``make run``. Settings come from ``REGBRIDGE_*`` variables (``docs/configuration.md``);
-a bad one exits with status 2 and a one-line message naming it."""
+a bad one exits with status 2 and a one-line message naming it (:mod:`common.cli`)."""
 
 from __future__ import annotations
 
@@ -12,31 +12,33 @@ from typing import Any, TypeVar
 import click
 
 from bridge.settings import BridgeSettings
-from common.environ import ConfigError, Environ
+from common.cli import Program
+from common.environ import Environ
 from common.logs import configure_logging
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-@click.group()
+@click.group(cls=Program, name="registry-bridge")
 def main() -> None:
     """Registry notifications to Kafka."""
 
 
 @main.command()
-@click.option("--host", default="0.0.0.0", show_default=True, help="Address to listen on.")
-@click.option("--port", default=8080, show_default=True, type=click.IntRange(0, 65535))
-def serve(host: str, port: int) -> None:
+@click.option("--host", default=None, help="Address to listen on (default REGBRIDGE_BRIDGE_HOST or 0.0.0.0).")
+@click.option(
+    "--port",
+    default=None,
+    type=click.IntRange(0, 65535),
+    help="Port (default REGBRIDGE_BRIDGE_PORT or 8080).",
+)
+def serve(host: str | None, port: int | None) -> None:
     """Receive registry notifications on POST /events and publish them to Kafka."""
-    try:
-        settings = BridgeSettings.from_environ(Environ())
-    except ConfigError as exc:
-        click.echo(f"registry-bridge: {exc}", err=True)
-        sys.exit(2)
-    configure_logging(settings.log_level, settings.log_format, buffered=True)
+    settings = BridgeSettings.from_environ(Environ())
+    configure_logging(settings.log, buffered=True)
     from bridge.server import run  # the HTTP stack loads only for this command
 
-    run(settings, host, port)
+    run(settings, host or settings.host, settings.port if port is None else port)
 
 
 def _port_option(name: str, default: int, what: str) -> Callable[[F], F]:

@@ -23,7 +23,7 @@ from common.logs import info_line
 
 log = logging.getLogger("bridge.request")
 
-Headers = list[tuple[bytes, bytes]]
+HttpHeaders = list[tuple[bytes, bytes]]
 JSON = (b"content-type", b"application/json")
 CLOSE = (b"connection", b"close")  # after a 408: stop waiting for the rest of the body
 
@@ -39,7 +39,9 @@ class Disconnected(Exception):
 class Answer:
     __slots__ = ("body", "headers", "kind", "outcome", "status")
 
-    def __init__(self, status: int, body: bytes, headers: Headers, kind: str, outcome: Outcome | None = None):
+    def __init__(
+        self, status: int, body: bytes, headers: HttpHeaders, kind: str, outcome: Outcome | None = None
+    ):
         self.status, self.body, self.headers, self.kind, self.outcome = status, body, headers, kind, outcome
 
 
@@ -52,7 +54,7 @@ def outcome_answer(outcome: Outcome) -> Answer:
     not two); the counts ride in one ``x-regbridge-outcome`` header
     (``published=1,duplicates=0,...``). A 202 carries them as JSON too."""
     summary = ",".join(f"{name}={count}" for name, count in outcome.counts().items())
-    headers: Headers = [(b"x-regbridge-outcome", summary.encode())]
+    headers: HttpHeaders = [(b"x-regbridge-outcome", summary.encode())]
     if outcome.status == 200:
         return Answer(200, b"", headers, outcome.outcome, outcome)
     return Answer(outcome.status, orjson.dumps(outcome.body()), [JSON, *headers], outcome.outcome, outcome)

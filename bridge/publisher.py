@@ -25,11 +25,12 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.errors import BrokerResponseError, KafkaConnectionError, KafkaError
 
 from common.contract import OutgoingRecord
-from common.kafka.security import KafkaSecurity
+from common.kafka import KafkaClients
+from common.retry import Backoff, Retrying, retry
 
 log = logging.getLogger("bridge.publisher")
 
-CONNECT_BACKOFF = (0.2, 0.5, 1.0, 2.0)
+CONNECT_BACKOFF = Backoff(initial=0.2, maximum=2.0, multiplier=2.5)
 PROBE_TIMEOUT = 2.0
 
 
@@ -69,17 +70,9 @@ class KafkaPublisher:
     ``ready_max_age`` seconds".
     """
 
-    def __init__(
-        self,
-        bootstrap_servers: str,
-        *,
-        client_id: str,
-        ready_max_age: float = 5.0,
-        security: KafkaSecurity | None = None,
-    ) -> None:
-        self.bootstrap_servers = bootstrap_servers
-        self.security = security or KafkaSecurity()
-        self.client_id = client_id
+    def __init__(self, clients: KafkaClients, *, ready_max_age: float = 5.0) -> None:
+        self.clients = clients
+        self.bootstrap_servers = clients.settings.bootstrap_servers
         self.ready_max_age = ready_max_age
         self.idempotent: bool | None = None  # None until the broker told us
         self._producer: AIOKafkaProducer | None = None
@@ -144,18 +137,18 @@ class KafkaPublisher:
             await self._recycle()
 
     async def _connect(self) -> AIOKafkaProducer:
-        attempt = 0
-        while True:
-            try:
-                return await self._open()
-            except (KafkaError, OSError) as exc:
-                delay = CONNECT_BACKOFF[min(attempt, len(CONNECT_BACKOFF) - 1)]
-                log.warning(
-                    "Kafka not reachable, retrying",
-                    extra={"fields": {"bootstrap": self.bootstrap_servers, "error": repr(exc)}},
-                )
-                attempt += 1
-                await asyncio.sleep(delay)
+        return await retry(
+            self._open,
+            CONNECT_BACKOFF,
+            retry_on=lambda exc: isinstance(exc, KafkaError | OSError),
+            on_retry=self._unreachable,
+        )
+
+    def _unreachable(self, attempt: Retrying) -> None:
+        log.warning(
+            "Kafka not reachable, retrying",
+            extra={"fields": {"bootstrap": self.bootstrap_servers, "error": repr(attempt.error)}},
+        )
 
     async def _open(self) -> AIOKafkaProducer:
         """An idempotent producer, or a plain one when the broker refuses idempotence."""
@@ -176,14 +169,8 @@ class KafkaPublisher:
         return await self._started(enable_idempotence=False)
 
     async def _started(self, *, enable_idempotence: bool) -> AIOKafkaProducer:
-        producer = AIOKafkaProducer(
-            bootstrap_servers=self.bootstrap_servers,
-            client_id=self.client_id,
-            acks="all",
-            enable_idempotence=enable_idempotence,
-            linger_ms=0,
-            max_batch_size=256 * 1024,
-            **self.security.client_kwargs(),
+        producer = self.clients.producer(
+            "producer", idempotent=enable_idempotence, linger_ms=0, max_batch_size=256 * 1024
         )
         try:
             await producer.start()
@@ -228,13 +215,12 @@ class KafkaPublisher:
 async def _abort(producer: AIOKafkaProducer) -> None:
     """Fail what an unreachable producer still buffers, so that ``stop()`` need not
     flush it. aiokafka has no public abort: stop its sender task first (then nothing
-    re-queues a batch), then fail every batch."""
-    sender = getattr(producer, "_sender", None)
-    task = getattr(sender, "sender_task", None)
+    re-queues a batch), then fail every batch. These are aiokafka internals
+    (``_sender.sender_task``, ``_message_accumulator.fail_all``), pinned by the version
+    bound in pyproject.toml and by ``tests/test_dependency_internals.py``."""
+    task = producer._sender.sender_task
     if task is not None and not task.done():
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError, KafkaError):
             await task
-    accumulator = getattr(producer, "_message_accumulator", None)
-    if accumulator is not None:
-        accumulator.fail_all(KafkaConnectionError("the broker became unreachable"))
+    producer._message_accumulator.fail_all(KafkaConnectionError("the broker became unreachable"))

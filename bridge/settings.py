@@ -10,21 +10,24 @@ from dataclasses import dataclass, field
 from bridge.spool import SpoolSettings
 from common.contract import DEFAULT_MAX_EVENTS, DEFAULT_PREFIX, DEFAULT_ROUTES, TopicRouter
 from common.environ import PREFIX, ConfigError, Environ
-from common.kafka.security import KafkaSecurity
+from common.kafka import KafkaSettings
+from common.logs import LogSettings
 from common.tls import ReceiverTLS
 
 MIB = 1024 * 1024
-DEFAULT_BOOTSTRAP = "localhost:9092"
+DEFAULT_HOST = "0.0.0.0"
+DEFAULT_PORT = 8080
 DEFAULT_IGNORED_MEDIA_TYPES: tuple[str, ...] = ()
 _TOPIC_PART = re.compile(r"^[A-Za-z0-9._-]{1,200}$")
-_LOG_FORMATS = ("auto", "json", "console")
 
 
 @dataclass(frozen=True, slots=True)
 class BridgeSettings:
     """Everything ``registry-bridge serve`` needs; defaults are the documented ones."""
 
-    bootstrap_servers: str = DEFAULT_BOOTSTRAP
+    kafka: KafkaSettings
+    host: str = DEFAULT_HOST
+    port: int = DEFAULT_PORT
     auth_tokens: tuple[str, ...] = field(default=(), repr=False)
     allow_anonymous: bool = False
     topic_prefix: str = DEFAULT_PREFIX
@@ -42,18 +45,17 @@ class BridgeSettings:
     repositories_exclude: tuple[str, ...] = ()
     ready_max_age: float = 5.0
     grace_period: float = 10.0
-    kafka_client_id: str = "registry-kafka-bridge"
-    log_level: str = "INFO"
-    log_format: str = "auto"
+    log: LogSettings = field(default_factory=LogSettings)
     spool: SpoolSettings = field(default_factory=SpoolSettings)  # off unless REGBRIDGE_SPOOL_DIR is set
-    kafka_security: KafkaSecurity = field(default_factory=KafkaSecurity)
     tls: ReceiverTLS = field(default_factory=ReceiverTLS)
 
     @classmethod
     def from_environ(cls, env: Environ) -> BridgeSettings:
         """Read and check every variable; a bad one raises :class:`ConfigError` naming it."""
         settings = cls(
-            bootstrap_servers=env.text("KAFKA_BOOTSTRAP_SERVERS", DEFAULT_BOOTSTRAP),
+            kafka=KafkaSettings.from_environ(env),
+            host=env.text("BRIDGE_HOST", DEFAULT_HOST),
+            port=env.port("BRIDGE_PORT", DEFAULT_PORT),
             auth_tokens=env.secrets("AUTH_TOKENS"),
             allow_anonymous=env.flag("ALLOW_ANONYMOUS"),
             topic_prefix=env.text("TOPIC_PREFIX", DEFAULT_PREFIX),
@@ -71,11 +73,8 @@ class BridgeSettings:
             repositories_exclude=env.items("REPOSITORIES_EXCLUDE"),
             ready_max_age=env.number("READY_MAX_AGE_SECONDS", 5.0, minimum=0.5),
             grace_period=env.number("GRACE_PERIOD_SECONDS", 10.0, minimum=0.0),
-            kafka_client_id=env.text("KAFKA_CLIENT_ID", "registry-kafka-bridge"),
-            log_level=env.text("LOG_LEVEL", "INFO").upper(),
-            log_format=env.text("LOG_FORMAT", "auto").lower(),
+            log=LogSettings.from_environ(env),
             spool=SpoolSettings.from_environ(env),
-            kafka_security=KafkaSecurity.from_environ(env),
             tls=ReceiverTLS.from_environ(env),
         )
         settings.check()
@@ -83,8 +82,6 @@ class BridgeSettings:
 
     def check(self) -> None:
         """Cross-field rules; raises :class:`ConfigError` naming the variable."""
-        if not self.bootstrap_servers:
-            raise ConfigError(f"{PREFIX}KAFKA_BOOTSTRAP_SERVERS is required")
         if not self.auth_tokens and not self.allow_anonymous:
             raise ConfigError(
                 f"{PREFIX}AUTH_TOKENS (or {PREFIX}AUTH_TOKENS_FILE) is required "
@@ -100,12 +97,6 @@ class BridgeSettings:
                 f"{PREFIX}SPOOL_MAX_BYTES={self.spool.max_bytes} must be at least twice "
                 f"{PREFIX}MAX_BODY_BYTES={self.max_body_bytes}, or the largest bodies could never be spooled"
             )
-        if self.log_format not in _LOG_FORMATS:
-            raise ConfigError(
-                f"{PREFIX}LOG_FORMAT={self.log_format!r} must be one of {', '.join(_LOG_FORMATS)}"
-            )
-        if self.log_level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
-            raise ConfigError(f"{PREFIX}LOG_LEVEL={self.log_level!r} must be DEBUG, INFO, WARNING or ERROR")
 
     @property
     def router(self) -> TopicRouter:

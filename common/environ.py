@@ -68,6 +68,23 @@ class Environ:
             raise ConfigError(f"{PREFIX}{name}={value} must be at least {minimum}")
         return value
 
+    def port(self, name: str, default: int) -> int:
+        """A TCP port, 0-65535 (0: the caller picks a free one, or serves none)."""
+        text = self.text(name)
+        if not text:
+            return default
+        if not text.isdigit() or int(text) > 65535:
+            raise ConfigError(f"{PREFIX}{name}={text!r} is not a TCP port (0-65535)")
+        return int(text)
+
+    def choice(self, name: str, default: str, choices: tuple[str, ...], *, upper: bool = False) -> str:
+        """One of ``choices``, compared case-insensitively; returned upper- or lower-cased."""
+        text = self.text(name, default)
+        value = text.upper() if upper else text.lower()
+        if value not in choices:
+            raise ConfigError(f"{PREFIX}{name}={text!r} must be one of {', '.join(choices)}")
+        return value
+
     def flag(self, name: str, default: bool = False) -> bool:
         text = self.raw(name)
         if text is None:

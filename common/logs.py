@@ -10,12 +10,33 @@ from __future__ import annotations
 import logging
 import sys
 import time
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 import orjson
 
-_STANDARD = set(vars(logging.makeLogRecord({})))
+from common.environ import Environ
+
+LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+FORMATS = ("auto", "json", "console")
+
+
+@dataclass(frozen=True, slots=True)
+class LogSettings:
+    """``REGBRIDGE_LOG_LEVEL`` (DEBUG, INFO, WARNING, ERROR) and ``REGBRIDGE_LOG_FORMAT``
+    (``auto``: console on a terminal, else JSON; ``json``; ``console``), the same for every
+    process and checked when read."""
+
+    level: str = "INFO"
+    format: str = "auto"
+
+    @classmethod
+    def from_environ(cls, env: Environ) -> LogSettings:
+        return cls(
+            level=env.choice("LOG_LEVEL", "INFO", LEVELS, upper=True),
+            format=env.choice("LOG_FORMAT", "auto", FORMATS),
+        )
 
 
 def _fields(record: logging.LogRecord) -> dict[str, Any]:
@@ -117,9 +138,10 @@ def flush_logs() -> None:
         handler.flush()
 
 
-def configure_logging(level: str = "INFO", fmt: str = "auto", *, buffered: bool = False) -> None:
-    """``fmt``: ``json``, ``console`` or ``auto`` (console on a TTY, else JSON).
-    ``buffered``: see :class:`BufferedStreamHandler` (never on a TTY)."""
+def configure_logging(settings: LogSettings, *, buffered: bool = False) -> None:
+    """Log to stdout as ``settings`` say. ``buffered``: see :class:`BufferedStreamHandler`
+    (never on a TTY)."""
+    level, fmt = settings.level, settings.format
     use_console = fmt == "console" or (fmt == "auto" and sys.stdout.isatty())
     # Our formatters never print the caller, thread or process: don't collect them
     # (the logging HOWTO's "Optimization" section; findCaller walks the whole stack).

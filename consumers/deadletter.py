@@ -29,7 +29,8 @@ from typing import Any
 
 from aiokafka import AIOKafkaProducer
 
-Headers = list[tuple[str, bytes]]
+from common.contract import Headers
+
 MAX_ERROR_BYTES = 1024
 
 

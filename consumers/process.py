@@ -1,8 +1,9 @@
 """One consumer process: the single owner of every long-lived resource (engine, Kafka
 consumer and producer, metrics server), started and stopped in ``try``/``finally``.
 
-SIGTERM or SIGINT asks the runner to stop: the batch in flight is stored and committed,
-then the consumer stops and leaves the group. A second signal cancels the process.
+SIGTERM or SIGINT sets the process's :class:`~consumers.runner.StopRequest`: the batch in
+flight is stored and committed, then the consumer stops and leaves the group. A second
+signal cancels the process.
 """
 
 from __future__ import annotations
@@ -11,19 +12,17 @@ import asyncio
 import gc
 import logging
 import signal
-import uuid
-from collections.abc import Awaitable, Callable
 from typing import Any
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
-
+from common.kafka import KafkaClients
 from consumers.deadletter import DeadLetterPublisher
-from consumers.errors import Interrupted, is_transient
+from consumers.errors import Interrupted
 from consumers.handlers import HANDLERS
 from consumers.handlers.base import Handler
-from consumers.metrics import ConsumerMetrics, MetricsServer
+from consumers.metrics import ConsumerMetrics
+from consumers.metrics_server import MetricsServer
 from consumers.rebalance import CommitOnRevoke
-from consumers.runner import ACK_POLICY, Runner
+from consumers.runner import ACK_POLICY, BatchLoop, StopRequest, StoreSink, TransientRetry
 from consumers.settings import ConsumerSettings
 from consumers.store import migrate
 from consumers.store.engine import create_engine, redacted
@@ -31,65 +30,21 @@ from consumers.store.engine import create_engine, redacted
 log = logging.getLogger("consumers.process")
 
 
-def _kafka_clients(settings: ConsumerSettings) -> tuple[AIOKafkaConsumer, AIOKafkaProducer]:
-    client_id = f"registry-consumer-{settings.handler}-{uuid.uuid4().hex[:6]}"
-    security = settings.kafka_security.client_kwargs()
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=settings.bootstrap_servers,
-        group_id=settings.group,
-        client_id=client_id,
-        enable_auto_commit=False,
-        auto_offset_reset=settings.auto_offset_reset,
-        session_timeout_ms=settings.session_timeout_ms,
-        heartbeat_interval_ms=settings.heartbeat_interval_ms,
-        rebalance_timeout_ms=max(settings.session_timeout_ms, 10_000),
-        max_partition_fetch_bytes=settings.max_partition_fetch_bytes,
-        **security,
-    )
-    # acks=all without idempotence: the embedded broker (Tansu) refuses idempotent producers.
-    producer = AIOKafkaProducer(
-        bootstrap_servers=settings.bootstrap_servers,
-        client_id=client_id + "-dlq",
-        acks="all",
-        enable_idempotence=False,
-        **security,
-    )
-    return consumer, producer
-
-
-def _install_signals(runner: Runner) -> None:
+def install_signals(stop: StopRequest, what: str) -> None:
+    """SIGTERM/SIGINT set ``stop``; a second one cancels the task that called this."""
     loop = asyncio.get_running_loop()
     main_task = asyncio.current_task()
 
     def on_signal(signum: int) -> None:
-        if runner.stopping and main_task is not None:
+        if stop.requested and main_task is not None:
             log.warning("second signal: exiting now", extra={"fields": {"signal": signum}})
             main_task.cancel()
             return
-        log.info("stopping: finishing the batch in flight", extra={"fields": {"signal": signum}})
-        runner.request_stop()
+        log.info(f"stopping: finishing the {what} in flight", extra={"fields": {"signal": signum}})
+        stop.set()
 
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, on_signal, signum)
-
-
-async def _until_started(
-    what: str, start: Callable[[], Awaitable[None]], runner: Runner, on_retry: Callable[[], None]
-) -> None:
-    """Retry a start-up step while the broker or database is unreachable."""
-    delay = runner.settings.retry_initial_s
-    while True:
-        try:
-            await start()
-            return
-        except Exception as exc:
-            if not is_transient(exc):
-                raise
-            on_retry()
-            log.warning(f"{what} failed, retrying", extra={"fields": {"error": str(exc)[:300]}})
-        if await runner.stopped_within(delay):
-            raise Interrupted(what)
-        delay = min(delay * 2, runner.settings.retry_max_s)
 
 
 class ConsumerProcess:
@@ -100,74 +55,93 @@ class ConsumerProcess:
         self.settings = settings
         self.handler = handler or HANDLERS[settings.handler]()
         self.metrics = ConsumerMetrics(self.handler.name)
+        self.stop = StopRequest()
+        self.retrying = TransientRetry(settings.backoff, self.stop, self.metrics)
         self.engine = create_engine(settings.database_url, writer=True)
-        self.consumer, self.producer = _kafka_clients(settings)
+        clients = KafkaClients(settings.kafka)
+        self.consumer = clients.consumer(
+            f"consumer-{settings.handler}",
+            group_id=settings.group,
+            auto_offset_reset=settings.auto_offset_reset,
+            session_timeout_ms=settings.session_timeout_ms,
+            heartbeat_interval_ms=settings.heartbeat_interval_ms,
+            rebalance_timeout_ms=max(settings.session_timeout_ms, 10_000),
+            max_partition_fetch_bytes=settings.max_partition_fetch_bytes,
+        )
+        self.producer = clients.producer(f"consumer-{settings.handler}-dlq")
         dlq = DeadLetterPublisher(
             self.producer, settings.router.dlq_topic, handler=self.handler.name, group=settings.group
         )
-        self.runner = Runner(settings, self.handler, self.engine, self.consumer, dlq, self.metrics)
-        self.start_retries = 0  # start-up steps retried (broker or database unreachable)
+        sink = StoreSink(
+            self.handler,
+            self.engine,
+            self.retrying,
+            max_attempts=settings.max_attempts,
+            dedup_retention_hours=settings.dedup_retention_hours,
+        )
+        self.loop = BatchLoop(settings.loop, sink, self.consumer, dlq, self.metrics, self.stop, self.retrying)
         self.server = MetricsServer(
-            self.metrics, self.runner.health, settings.metrics_host, settings.metrics_port
+            self.metrics.registry, self.loop.health, settings.metrics_host, settings.metrics_port
         )
 
+    @property
+    def start_retries(self) -> int:
+        """Start-up steps and batches retried so far (broker or database unreachable)."""
+        value = self.metrics.registry.get_sample_value(
+            "regbridge_consumer_failed_total", {"handler": self.handler.name, "kind": "transient"}
+        )
+        return int(value or 0)
+
     def request_stop(self) -> None:
-        self.runner.request_stop()
+        self.stop.set()
 
     async def run(self, *, signals: bool = True) -> None:
         """Run until stopped; the engine is disposed whatever happens."""
         if signals:
-            _install_signals(self.runner)
+            install_signals(self.stop, "batch")
         settings = self.settings
-        log.info(
-            "starting",
-            extra={
-                "fields": {
-                    "handler": self.handler.name,
-                    "topic": settings.topic,
-                    "group": settings.group,
-                    "database": redacted(settings.database_url),
-                    "ack_policy": ACK_POLICY,
-                }
-            },
-        )
+        fields = {
+            "handler": self.handler.name,
+            "topic": settings.topic,
+            "group": settings.group,
+            "database": redacted(settings.database_url),
+            "ack_policy": ACK_POLICY,
+        }
+        log.info("starting", extra={"fields": fields})
         try:
             if settings.migrate_on_start:
-                await self._until_started("migration", lambda: migrate.upgrade(self.engine))
+                await self.retrying("migration", lambda: migrate.upgrade(self.engine))
             await self._serve()
         except Interrupted:
             log.info("stopped during start-up")
+        except Exception:
+            log.exception(
+                "stopped by an unexpected error (a bug?); nothing of the failing batch was committed",
+                extra={"fields": {"handler": self.handler.name}},
+            )
+            raise
         finally:
+            await self.producer.stop()  # both are no-ops once stopped, or never started
+            await self.consumer.stop()
             await self.engine.dispose()
         log.info("stopped", extra={"fields": {"handler": self.handler.name}})
-
-    async def _until_started(self, what: str, start: Callable[[], Awaitable[None]]) -> None:
-        await _until_started(what, start, self.runner, self._count_start_retry)
-
-    def _count_start_retry(self) -> None:
-        self.start_retries += 1
-        self.metrics.failed("transient")
 
     async def _serve(self) -> None:
         if self.settings.metrics_port:
             await self.server.start()
             log.info("metrics", extra={"fields": {"port": self.server.port}})
         try:
-            await self._until_started("dead-letter producer start", self.producer.start)
+            await self.retrying("dead-letter producer start", self.producer.start)
+            self.consumer.subscribe(
+                [self.settings.topic], listener=CommitOnRevoke(self.loop.commit_in_flight)
+            )
+            await self.retrying("consumer start", self.consumer.start)
             try:
-                await self._consume()
+                await self.loop.run()
             finally:
-                await self.producer.stop()
+                await self.consumer.stop()  # leaves the group before the producer goes
         finally:
             await self.server.stop()
-
-    async def _consume(self) -> None:
-        self.consumer.subscribe([self.settings.topic], listener=CommitOnRevoke(self.runner.commit_in_flight))
-        await self._until_started("consumer start", self.consumer.start)
-        try:
-            await self.runner.run()
-        finally:
-            await self.consumer.stop()  # leaves the group
 
 
 GC_THRESHOLDS = (50_000, 20, 100)

@@ -7,23 +7,26 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from common.contract import DEFAULT_PREFIX, TopicRouter
-from common.environ import ConfigError, Environ
-from common.kafka.security import KafkaSecurity
+from common.environ import Environ
+from common.kafka import KafkaSettings
+from common.logs import LogSettings
+from common.retry import Backoff
+from consumers.runner.loop import LoopSettings
 
-DEFAULT_BOOTSTRAP = "localhost:9092"
 DEFAULT_DATABASE_URL = "sqlite:///./var/registry.db"
 DEFAULT_METRICS_PORTS = {"push": 9465, "pull": 9466, "other": 9467}
+DEFAULT_METRICS_HOST = "127.0.0.1"  # loopback unless REGBRIDGE_METRICS_HOST says otherwise
 AUTO_OFFSET_RESETS = ("earliest", "latest")
 
 
 @dataclass(frozen=True, slots=True)
 class ConsumerSettings:
     handler: str
-    bootstrap_servers: str = DEFAULT_BOOTSTRAP
+    kafka: KafkaSettings
     topic_prefix: str = DEFAULT_PREFIX
     group_id: str = ""
     database_url: str = DEFAULT_DATABASE_URL
-    metrics_host: str = "0.0.0.0"
+    metrics_host: str = DEFAULT_METRICS_HOST
     metrics_port: int = 0  # 0: no metrics server
     batch_max_records: int = 5000
     poll_timeout_ms: int = 500
@@ -36,9 +39,7 @@ class ConsumerSettings:
     dedup_retention_hours: float = 168.0
     health_stale_s: float = 60.0
     migrate_on_start: bool = True
-    log_level: str = "INFO"
-    log_format: str = "auto"
-    kafka_security: KafkaSecurity = field(default_factory=KafkaSecurity)
+    log: LogSettings = field(default_factory=LogSettings)
 
     @property
     def router(self) -> TopicRouter:
@@ -56,42 +57,38 @@ class ConsumerSettings:
     def heartbeat_interval_ms(self) -> int:
         return max(100, self.session_timeout_ms // 3)
 
+    @property
+    def backoff(self) -> Backoff:
+        return Backoff(initial=self.retry_initial_s, maximum=self.retry_max_s)
 
-def _port(environ: Environ, handler: str) -> int:
-    port = environ.integer("METRICS_PORT", DEFAULT_METRICS_PORTS.get(handler, 0), minimum=0)
-    if port > 65535:
-        raise ConfigError(f"REGBRIDGE_METRICS_PORT={port} is not a TCP port")
-    return port
+    @property
+    def loop(self) -> LoopSettings:
+        return LoopSettings(self.batch_max_records, self.poll_timeout_ms, self.backoff, self.health_stale_s)
 
 
 def load(handler: str, environ: Environ | None = None) -> ConsumerSettings:
     """Settings for one consumer process running ``handler``."""
     env = environ or Environ()
-    reset = env.text("CONSUMER_AUTO_OFFSET_RESET", "earliest").lower()
-    if reset not in AUTO_OFFSET_RESETS:
-        raise ConfigError(f"REGBRIDGE_CONSUMER_AUTO_OFFSET_RESET={reset!r}: use earliest or latest")
     return ConsumerSettings(
         handler=handler,
-        bootstrap_servers=env.text("KAFKA_BOOTSTRAP_SERVERS", DEFAULT_BOOTSTRAP),
+        kafka=KafkaSettings.from_environ(env),
         topic_prefix=env.text("TOPIC_PREFIX", DEFAULT_PREFIX),
         group_id=env.text("CONSUMER_GROUP"),
         database_url=env.text("DATABASE_URL", DEFAULT_DATABASE_URL),
-        metrics_host=env.text("METRICS_HOST", "0.0.0.0"),
-        metrics_port=_port(env, handler),
+        metrics_host=env.text("METRICS_HOST", DEFAULT_METRICS_HOST),
+        metrics_port=env.port("METRICS_PORT", DEFAULT_METRICS_PORTS.get(handler, 0)),
         batch_max_records=env.integer("CONSUMER_BATCH_MAX_RECORDS", 5000, minimum=1),
         poll_timeout_ms=env.integer("CONSUMER_POLL_TIMEOUT_MS", 500, minimum=1),
         max_partition_fetch_bytes=env.integer(
             "CONSUMER_MAX_PARTITION_FETCH_BYTES", 8 * 1024 * 1024, minimum=1024
         ),
         session_timeout_ms=env.integer("CONSUMER_SESSION_TIMEOUT_MS", 10_000, minimum=300),
-        auto_offset_reset=reset,
+        auto_offset_reset=env.choice("CONSUMER_AUTO_OFFSET_RESET", "earliest", AUTO_OFFSET_RESETS),
         retry_initial_s=env.number("CONSUMER_RETRY_INITIAL_SECONDS", 0.2, minimum=0.01),
         retry_max_s=env.number("CONSUMER_RETRY_MAX_SECONDS", 10.0, minimum=0.01),
         max_attempts=env.integer("CONSUMER_MAX_ATTEMPTS", 3, minimum=1),
         dedup_retention_hours=env.number("CONSUMER_DEDUP_RETENTION_HOURS", 168.0, minimum=0.0),
         health_stale_s=env.number("CONSUMER_HEALTH_STALE_SECONDS", 60.0, minimum=1.0),
         migrate_on_start=env.flag("CONSUMER_MIGRATE_ON_START", True),
-        log_level=env.text("LOG_LEVEL", "INFO"),
-        log_format=env.text("LOG_FORMAT", "auto"),
-        kafka_security=KafkaSecurity.from_environ(env),
+        log=LogSettings.from_environ(env),
     )

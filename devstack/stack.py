@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from common.environ import Environ
+from common.logs import LogSettings
 from consumers.handlers import HANDLERS
 from consumers.settings import DEFAULT_DATABASE_URL
 from devstack.broker import EmbeddedBroker
@@ -189,6 +190,7 @@ def _prepare_registry(stack: DevStack) -> str | None:
 
 def run_dev(env: Environ, host: str, ports: DevPorts) -> int:
     """Run the local stack until Ctrl-C or SIGTERM; the exit status."""
+    LogSettings.from_environ(env)  # every process of the stack reads them: check them once, first
     token = next(iter(env.secrets("AUTH_TOKENS")), "") or secrets.token_urlsafe(24)
     ports = ports.resolved()
     broker = EmbeddedBroker(port=ports.kafka)

@@ -11,7 +11,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_every_bridge_variable_is_documented() -> None:
-    modules = ("bridge/settings.py", "common/kafka/security.py", "common/tls.py")
+    modules = ("bridge/settings.py", "common/kafka/settings.py", "common/kafka/security.py", "common/tls.py")
     source = "".join((ROOT / name).read_text() for name in modules)
     names = set(re.findall(r'env\.\w+\(\s*"([A-Z_]+)"', source))
     assert {"KAFKA_BOOTSTRAP_SERVERS", "AUTH_TOKENS", "TOPIC_PREFIX", "MAX_BODY_BYTES"} <= names

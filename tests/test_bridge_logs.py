@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from common.logs import configure_logging, flush_logs, info_line
+from common.logs import LogSettings, configure_logging, flush_logs, info_line
 
 
 @pytest.fixture
@@ -23,7 +23,7 @@ def restore_logging() -> Iterator[None]:
 def test_info_line_matches_the_json_formatter(
     capsys: pytest.CaptureFixture[str], restore_logging: None
 ) -> None:
-    configure_logging("INFO", "json", buffered=True)
+    configure_logging(LogSettings("INFO", "json"), buffered=True)
     log = logging.getLogger("bridge.request")
     fields = {"status": 200, "event_ids": ["a"], "ms": 0.5}
     info_line(log, "POST /events", fields)
@@ -36,7 +36,7 @@ def test_info_line_matches_the_json_formatter(
 
 
 def test_info_line_respects_the_level(capsys: pytest.CaptureFixture[str], restore_logging: None) -> None:
-    configure_logging("WARNING", "json", buffered=True)
+    configure_logging(LogSettings("WARNING", "json"), buffered=True)
     info_line(logging.getLogger("bridge.request"), "POST /events", {"status": 200})
     flush_logs()
     assert capsys.readouterr().out == ""
@@ -45,7 +45,7 @@ def test_info_line_respects_the_level(capsys: pytest.CaptureFixture[str], restor
 def test_console_format_goes_through_logging(
     capsys: pytest.CaptureFixture[str], restore_logging: None
 ) -> None:
-    configure_logging("INFO", "console", buffered=True)
+    configure_logging(LogSettings("INFO", "console"), buffered=True)
     info_line(logging.getLogger("bridge.request"), "POST /events", {"status": 200})
     flush_logs()
     assert "POST /events status=200" in capsys.readouterr().out

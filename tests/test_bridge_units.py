@@ -21,13 +21,14 @@ from devstack.stack import DevStack, registry_snippet
 
 
 def settings(**env: str) -> BridgeSettings:
+    env = {"KAFKA_BOOTSTRAP_SERVERS": "k:9092", **env}
     return BridgeSettings.from_environ(Environ({f"REGBRIDGE_{k}": v for k, v in env.items()}))
 
 
 def test_settings_defaults_and_names() -> None:
     s = settings(AUTH_TOKENS="a, b", KAFKA_BOOTSTRAP_SERVERS="k:9092")
     assert s.auth_tokens == ("a", "b")
-    assert s.bootstrap_servers == "k:9092"
+    assert s.kafka.bootstrap_servers == "k:9092"
     assert s.topic_prefix == "registry.events"
     assert s.max_body_bytes == 1024 * 1024
     assert s.publish_timeout < 1.0  # well inside the registry's 1 s timeout

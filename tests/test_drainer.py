@@ -15,12 +15,12 @@ from bridge.spool.drainer import DrainPolicy, PermanentPublishError, SpoolDraine
 from bridge.spool.frame import scan_segment
 from bridge.spool.journal import Spool, SpoolSettings
 from common.contract import OutgoingRecord
+from common.retry import Backoff
 from devstack.broker import EmbeddedBroker
-from tests.support.kafka import Landed, consume
-from tests.support.publisher import ProducerPublisher
+from tests.support.kafka import Landed, ProducerPublisher, consume
 from tests.support.spooled import event_id, record
 
-FAST = DrainPolicy(batch_records=7, budget=5.0, backoff_min=0.05, backoff_max=0.5)
+FAST = DrainPolicy(batch_records=7, budget=5.0, backoff=Backoff(initial=0.05, maximum=0.5))
 REPOS = ("library/alpine", "team/api", "team/web")
 
 
@@ -164,7 +164,9 @@ async def test_a_broker_killed_and_restarted_on_its_port_gets_everything(
     await asyncio.to_thread(broker.start)
     spool = await opened(tmp_path / "spool")
     publisher = WatchedPublisher(broker.bootstrap_servers, times=2)
-    drainer = SpoolDrainer(spool, publisher, DrainPolicy(batch_records=16, budget=3.0, backoff_max=0.5))
+    drainer = SpoolDrainer(
+        spool, publisher, DrainPolicy(batch_records=16, budget=3.0, backoff=Backoff(initial=0.1, maximum=0.5))
+    )
     drainer.start()
     try:
         await spool.append([_named(record(0), "before-", topic)])

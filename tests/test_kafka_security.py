@@ -4,6 +4,7 @@ keyword arguments handed to aiokafka (the same for the bridge and the consumers)
 from __future__ import annotations
 
 import ssl
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -123,14 +124,15 @@ def test_a_certificate_needs_its_key(certs: Certificates) -> None:
 def test_bridge_and_consumers_read_the_same_variables(certs: Certificates) -> None:
     environ = {
         "REGBRIDGE_AUTH_TOKENS": "t",
+        "REGBRIDGE_KAFKA_BOOTSTRAP_SERVERS": "kafka-1:9093",
         V + "SECURITY_PROTOCOL": "SASL_SSL",
         V + "SSL_CA_FILE": str(certs.ca_file),
         V + "SASL_MECHANISM": "SCRAM-SHA-256",
         V + "SASL_USERNAME": "bridge",
         V + "SASL_PASSWORD": "pw",
     }
-    bridge = BridgeSettings.from_environ(Environ(environ)).kafka_security
-    consumer = load("push", Environ(environ)).kafka_security
+    bridge = BridgeSettings.from_environ(Environ(environ)).kafka.security
+    consumer = load("push", Environ(environ)).kafka.security
     assert bridge == consumer == parse(environ)
     assert "pw" not in repr(BridgeSettings.from_environ(Environ(environ)))
 
@@ -156,17 +158,21 @@ async def test_aiokafka_accepts_the_kwargs_for_every_client(certs: Certificates)
 
 
 async def test_the_consumer_process_builds_both_clients_with_the_settings(certs: Certificates) -> None:
-    from consumers.process import _kafka_clients
+    from consumers.process import ConsumerProcess
 
     environ = {
+        "REGBRIDGE_KAFKA_BOOTSTRAP_SERVERS": "127.0.0.1:1",
         V + "SECURITY_PROTOCOL": "SASL_PLAINTEXT",
         V + "SASL_MECHANISM": "SCRAM-SHA-256",
         V + "SASL_USERNAME": "consumer",
         V + "SASL_PASSWORD": "pw",
     }
-    consumer, producer = _kafka_clients(load("pull", Environ(environ)))
+    settings = replace(load("pull", Environ(environ)), database_url="sqlite:///:memory:")
+    process = ConsumerProcess(settings)
+    consumer, producer = process.consumer, process.producer
     for client in (consumer._client, producer.client):
         assert (client._security_protocol, client._sasl_mechanism) == ("SASL_PLAINTEXT", "SCRAM-SHA-256")
         assert (client._sasl_plain_username, client._sasl_plain_password) == ("consumer", "pw")
     await producer.stop()
     await consumer.stop()
+    await process.engine.dispose()

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from bridge.settings import BridgeSettings
 from common.environ import Environ
 from common.kafka.security import KafkaSecurity
 from tests.support.bridge import bridge_settings, counts, registry_body, running_bridge
@@ -36,6 +37,10 @@ def mtls(certs: Certificates, ca_file: Path) -> KafkaSecurity:
     )
 
 
+def with_security(settings: BridgeSettings, security: KafkaSecurity) -> BridgeSettings:
+    return replace(settings, kafka=replace(settings.kafka, security=security))
+
+
 async def test_the_bridge_publishes_over_mutual_tls(
     certs: Certificates, topic_prefix: str, tmp_path: Path, fixture_envelopes: list[dict[str, Any]]
 ) -> None:
@@ -44,12 +49,10 @@ async def test_the_bridge_publishes_over_mutual_tls(
         certs.server_cert, certs.server_key, tmp_path / "tansu.log", certs.ca_file
     ) as broker:
         bootstrap = f"127.0.0.1:{broker.port}"
-        settings = replace(bridge_settings(bootstrap, topic_prefix), kafka_security=security)
+        settings = with_security(bridge_settings(bootstrap, topic_prefix), security)
         async with running_bridge(settings) as bridge:
             answer = await bridge.post(registry_body(fixture_envelopes[0]["envelope"]))
-        landed = await consume(
-            bootstrap, [f"{topic_prefix}.push"], expect=1, client_kwargs=security.client_kwargs()
-        )
+        landed = await consume(bootstrap, [f"{topic_prefix}.push"], expect=1, security=security)
         assert broker.handshakes >= 2  # the bridge and the reader both came through TLS
     assert answer.status_code == 200 and counts(answer)["published"] == 1
     assert [record.headers["event-id"].decode() for record in landed] == [
@@ -64,9 +67,8 @@ async def test_a_broker_certificate_from_another_ca_is_refused(
     async with tls_broker(
         certs.server_cert, certs.server_key, tmp_path / "tansu.log", certs.ca_file
     ) as broker:
-        settings = replace(
-            bridge_settings(f"127.0.0.1:{broker.port}", topic_prefix, publish_timeout=0.3),
-            kafka_security=security,
+        settings = with_security(
+            bridge_settings(f"127.0.0.1:{broker.port}", topic_prefix, publish_timeout=0.3), security
         )
         async with running_bridge(settings, ready=False) as bridge:
             answer = await bridge.post(registry_body(fixture_envelopes[0]["envelope"]))

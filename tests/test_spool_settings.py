@@ -14,6 +14,8 @@ from common.environ import ConfigError, Environ
 from devstack.ports import DevPorts
 from devstack.stack import DevStack, dev_processes, dev_spool_dir
 
+ANONYMOUS = {"REGBRIDGE_ALLOW_ANONYMOUS": "true", "REGBRIDGE_KAFKA_BOOTSTRAP_SERVERS": "k:9092"}
+
 
 def test_settings_from_the_environment(tmp_path: Path) -> None:
     on = SpoolSettings.from_environ(
@@ -26,9 +28,9 @@ def test_settings_from_the_environment(tmp_path: Path) -> None:
 
 
 def test_the_bridge_settings_carry_the_spool(tmp_path: Path) -> None:
-    env = {"REGBRIDGE_ALLOW_ANONYMOUS": "true", "REGBRIDGE_SPOOL_DIR": str(tmp_path)}
+    env = {**ANONYMOUS, "REGBRIDGE_SPOOL_DIR": str(tmp_path)}
     assert BridgeSettings.from_environ(Environ(env)).spool.directory == tmp_path
-    assert BridgeSettings.from_environ(Environ({"REGBRIDGE_ALLOW_ANONYMOUS": "true"})).spool.directory is None
+    assert BridgeSettings.from_environ(Environ(ANONYMOUS)).spool.directory is None
 
 
 def test_a_tiny_cap_is_refused_naming_the_variable() -> None:
@@ -38,7 +40,7 @@ def test_a_tiny_cap_is_refused_naming_the_variable() -> None:
 
 def test_a_spool_smaller_than_two_bodies_is_refused(tmp_path: Path) -> None:
     env = {
-        "REGBRIDGE_ALLOW_ANONYMOUS": "true",
+        **ANONYMOUS,
         "REGBRIDGE_SPOOL_DIR": str(tmp_path),
         "REGBRIDGE_SPOOL_MAX_BYTES": str(1024 * 1024),
     }

@@ -1,9 +1,9 @@
 """Republishing the spool to Kafka: :class:`SpoolDrainer`, against a small
-:class:`Publisher` protocol so that it runs with any producer.
+:class:`BatchPublisher` protocol so that it runs with any producer.
 
 The drainer is one background task. While the spool holds records it takes the oldest
 batch, publishes it, and acknowledges it in the spool once the publisher returned; when
-publishing fails it waits (exponential backoff up to ``backoff_max``) and tries the same
+publishing fails it waits (the policy's :class:`~common.retry.Backoff`) and tries the same
 batch again, so it resumes as soon as Kafka is back. It keeps spool order, hence the
 order of every repository's events, as long as the caller also keeps this rule: **while
 the spool is not empty, new records go into the spool, behind what is there**, never
@@ -21,12 +21,13 @@ import contextlib
 import logging
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
 from bridge.spool.asyncspool import AsyncSpool
 from bridge.spool.journal import Spooled
 from common.contract import OutgoingRecord
+from common.retry import Backoff, Retrying, retry
 
 log = logging.getLogger("bridge.spool.drainer")
 LOG_EVERY = 30.0  # seconds between two "spool drain failed" lines of one outage
@@ -43,7 +44,7 @@ class PermanentPublishError(Exception):
         self.index = index
 
 
-class Publisher(Protocol):
+class BatchPublisher(Protocol):
     """Publishes records and returns once every one is acknowledged.
 
     It raises (any exception) when that did not happen within ``budget`` seconds, and
@@ -59,8 +60,7 @@ class DrainPolicy:
     batch_records: int = 500
     batch_bytes: int = 1024 * 1024
     budget: float = 10.0  # seconds for one batch to be acknowledged
-    backoff_min: float = 0.1
-    backoff_max: float = 2.0
+    backoff: Backoff = field(default_factory=lambda: Backoff(initial=0.1, maximum=2.0))
 
 
 @dataclass(slots=True)
@@ -75,7 +75,9 @@ class DrainCounters:
 class SpoolDrainer:
     """Empties ``spool`` into ``publisher`` in order; :meth:`start` and :meth:`stop` it."""
 
-    def __init__(self, spool: AsyncSpool, publisher: Publisher, policy: DrainPolicy | None = None) -> None:
+    def __init__(
+        self, spool: AsyncSpool, publisher: BatchPublisher, policy: DrainPolicy | None = None
+    ) -> None:
         self.spool, self.publisher = spool, publisher
         self.policy = policy or DrainPolicy()
         self.counters = DrainCounters()
@@ -106,19 +108,13 @@ class SpoolDrainer:
                 await self._empty.wait()
 
     async def run(self) -> None:
-        delay = self.policy.backoff_min
         while True:
             if not self.spool.depth:
                 self._empty.set()
                 await self._wait_for_records()
                 continue
-            try:
-                await self.drain_batch()
-                delay = self.policy.backoff_min
-            except Exception as exc:  # a boundary: publishing failed, retry the same batch
-                self._failed(exc, delay)
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, self.policy.backoff_max)
+            # a boundary: whatever publishing raised, the same batch is tried again
+            await retry(self.drain_batch, self.policy.backoff, on_retry=self._failed)
 
     async def _wait_for_records(self) -> None:
         self.spool.changed.clear()
@@ -156,10 +152,11 @@ class SpoolDrainer:
             extra={"fields": {**fields, "reason": reason, "file": str(target)}},
         )
 
-    def _failed(self, exc: Exception, delay: float) -> None:
+    def _failed(self, attempt: Retrying) -> None:
         """Count every failure; log the first, then one line per ``LOG_EVERY`` seconds."""
         self.counters.failures += 1
-        self.counters.last_error = repr(exc)
+        self.counters.last_error = repr(attempt.error)
+        delay = round(attempt.delay, 3)
         now = time.monotonic()
         if now - self._logged_at >= LOG_EVERY:
             self._logged_at = now

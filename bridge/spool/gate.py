@@ -60,8 +60,8 @@ class SpoolRefused(PublishFailed):
     """The spool cannot take this envelope (full, or a disk error): answer 503."""
 
 
-class SendPublisher:
-    """The drainer's ``publish(records, budget)`` on top of the receiver's
+class AckedBatchPublisher:
+    """The drainer's :class:`~bridge.spool.drainer.BatchPublisher` on top of the receiver's
     :class:`~bridge.publisher.Publisher` (one producer for both)."""
 
     def __init__(self, publisher: Publisher) -> None:
@@ -202,7 +202,7 @@ async def spooling(settings: SpoolSettings, publisher: Publisher) -> AsyncIterat
         extra={"fields": {"dir": str(settings.directory), "depth": stats.depth, "bytes": stats.bytes,
                           "max_bytes": stats.max_bytes, "quarantined": len(spool.sync.report.quarantined)}},
     )  # fmt: skip
-    drainer = SpoolDrainer(spool, SendPublisher(publisher), DrainPolicy())
+    drainer = SpoolDrainer(spool, AckedBatchPublisher(publisher), DrainPolicy())
     drainer.start()
     try:
         yield SpoolGate(spool, drainer)

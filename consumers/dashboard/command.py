@@ -7,11 +7,10 @@ imported only when the command runs: the consumer processes never load it.
 from __future__ import annotations
 
 import asyncio
-import sys
 
 import click
 
-from common.environ import ConfigError, Environ
+from common.environ import Environ
 from common.logs import configure_logging
 from consumers.dashboard.settings import DashboardSettings
 
@@ -20,16 +19,17 @@ from consumers.dashboard.settings import DashboardSettings
 @click.option(
     "--host", default=None, help="Address to listen on (default REGBRIDGE_DASHBOARD_HOST or 127.0.0.1)."
 )
-@click.option("--port", type=int, default=None, help="Port (default REGBRIDGE_DASHBOARD_PORT or 8090).")
+@click.option(
+    "--port",
+    type=click.IntRange(0, 65535),
+    default=None,
+    help="Port (default REGBRIDGE_DASHBOARD_PORT or 8090).",
+)
 def dashboard(host: str | None, port: int | None) -> None:
     """Serve the dashboard and its JSON API over the consumers' store."""
-    try:
-        settings = DashboardSettings.from_environ(Environ(), host=host, port=port)
-    except ConfigError as exc:
-        click.echo(f"configuration error: {exc}", err=True)
-        sys.exit(2)
+    settings = DashboardSettings.from_environ(Environ(), host=host, port=port)
     from consumers.dashboard.server import serve  # the HTTP stack, for this command only
 
-    configure_logging(settings.log_level, settings.log_format)
+    configure_logging(settings.log)
     click.echo(f"dashboard: {settings.url}")
     asyncio.run(serve(settings))

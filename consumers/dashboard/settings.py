@@ -7,9 +7,10 @@ exactly as for the consumers.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-from common.environ import ConfigError, Environ
+from common.environ import Environ
+from common.logs import LogSettings
 from consumers.settings import DEFAULT_DATABASE_URL
 
 DEFAULT_HOST = "127.0.0.1"
@@ -24,25 +25,21 @@ class DashboardSettings:
     port: int = DEFAULT_PORT
     refresh_seconds: int = DEFAULT_REFRESH_SECONDS
     migrate_on_start: bool = True
-    log_level: str = "INFO"
-    log_format: str = "auto"
+    log: LogSettings = field(default_factory=LogSettings)
 
     @classmethod
     def from_environ(
         cls, env: Environ, *, host: str | None = None, port: int | None = None
     ) -> DashboardSettings:
         """Command-line ``host``/``port`` win over the environment."""
-        port = port if port is not None else env.integer("DASHBOARD_PORT", DEFAULT_PORT, minimum=0)
-        if port > 65535:
-            raise ConfigError(f"REGBRIDGE_DASHBOARD_PORT={port} is not a TCP port")
+        port = port if port is not None else env.port("DASHBOARD_PORT", DEFAULT_PORT)
         return cls(
             database_url=env.text("DATABASE_URL", DEFAULT_DATABASE_URL),
             host=host or env.text("DASHBOARD_HOST", DEFAULT_HOST),
             port=port,
             refresh_seconds=env.integer("DASHBOARD_REFRESH_SECONDS", DEFAULT_REFRESH_SECONDS, minimum=0),
             migrate_on_start=env.flag("DASHBOARD_MIGRATE_ON_START", True),
-            log_level=env.text("LOG_LEVEL", "INFO"),
-            log_format=env.text("LOG_FORMAT", "auto"),
+            log=LogSettings.from_environ(env),
         )
 
     @property

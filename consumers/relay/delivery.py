@@ -18,18 +18,18 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass
 from types import TracebackType
 
 import httpx
 
+from common.retry import Sleep, retry
 from consumers.relay.config import Subscription
-from consumers.relay.errors import DeliveryStopped
 from consumers.relay.payload import Payload
 from consumers.relay.signing import SIGNATURE_HEADER, sign
 
-__all__ = ["Attempt", "Delivery", "DeliveryStopped", "WebhookSender", "classify", "retry_after"]
+__all__ = ["Attempt", "DeliveryOutcome", "WebhookSender", "classify", "retry_after"]
 USER_AGENT = "registry-kafka-bridge-relay/0.1"
 RETRYABLE_STATUSES = frozenset({408, 425, 429})
 ERROR_TEXT_LIMIT = 512
@@ -49,7 +49,7 @@ class Attempt:
 
 
 @dataclass(frozen=True, slots=True)
-class Delivery:
+class DeliveryOutcome:
     """How delivering one event ended."""
 
     delivered: bool
@@ -129,30 +129,31 @@ class WebhookSender:
         wait = retry_after(response.headers.get("retry-after"))
         return Attempt(number, ok, retryable, response.status_code, error, elapsed, wait)
 
-    async def deliver(
-        self, payload: Payload, event_id: str, wait: Callable[[float], Awaitable[bool]] | None = None
-    ) -> Delivery:
-        """Attempts until delivered or the policy gives up.
+    async def deliver(self, payload: Payload, event_id: str, pause: Sleep = asyncio.sleep) -> DeliveryOutcome:
+        """Attempts until delivered or the subscription's retry policy gives up.
 
-        ``wait(seconds)`` sleeps between attempts and returns True when the relay is stopping,
-        which raises :class:`DeliveryStopped`.
+        ``pause(seconds)`` waits between attempts; the relay's raises
+        :class:`~consumers.errors.Interrupted` when it is stopping, which ends the delivery.
         """
-        pause = wait or _sleep
         policy = self.subscription.retry
-        first = time.monotonic()
-        number = 0
-        while True:
-            number += 1
-            result = await self.attempt(payload, event_id, number)
+        attempts = iter(range(1, policy.max_attempts + 1))
+
+        async def once() -> Attempt:
+            result = await self.attempt(payload, event_id, next(attempts))
             self._on_attempt(result)
-            if result.ok:
-                return Delivery(True, number, "", result.status)
-            elapsed = time.monotonic() - first
-            delay = policy.next_delay(number, elapsed, result.retry_after) if result.retryable else None
-            if delay is None:
-                return Delivery(False, number, result.error, result.status)
-            if await pause(delay):
-                raise DeliveryStopped(f"stopped while retrying {event_id} after {number} attempts")
+            return result
+
+        last = await retry(
+            once,
+            policy.backoff,
+            retry_on=lambda _exc: False,  # attempt() never raises for HTTP or network trouble
+            retry_result=lambda a: not a.ok and a.retryable,
+            at_least=lambda a: a.retry_after or 0.0,
+            sleep=pause,
+            max_attempts=policy.max_attempts,
+            max_age=policy.max_age,
+        )
+        return DeliveryOutcome(last.ok, last.number, "" if last.ok else last.error, last.status)
 
 
 def retry_after(value: str | None) -> float | None:
@@ -160,8 +161,3 @@ def retry_after(value: str | None) -> float | None:
     if value is None or not value.strip().isdigit():
         return None
     return float(value.strip())
-
-
-async def _sleep(seconds: float) -> bool:
-    await asyncio.sleep(seconds)
-    return False

@@ -1,16 +1,16 @@
 """Errors of the relay::
 
     RelayError
-    ├── DeliveryFailed    the subscription's URL did not take an event, for good
-    └── DeliveryStopped   the relay is stopping while an event waits for a retry
+    └── DeliveryFailed    the subscription's URL did not take an event, for good
+
+A stop request while an event waits for a retry raises the consumers' ``Interrupted``
+(:class:`consumers.runner.StopRequest`), so the batch loop commits nothing of the batch.
 
 ``YamlFieldError`` (a ``ConfigError``, in :mod:`consumers.relay.yamlnodes`) covers the
 subscription file. An undecodable record raises the contract's ``InvalidEvent``.
 """
 
 from __future__ import annotations
-
-from consumers.errors import Interrupted
 
 
 class RelayError(Exception):
@@ -25,8 +25,3 @@ class DeliveryFailed(RelayError):
         super().__init__(message)
         self.attempts = attempts
         self.status = status
-
-
-class DeliveryStopped(RelayError, Interrupted):
-    """The relay is stopping; the event was not delivered and will be read again. It is an
-    ``Interrupted``, so the consumers runner commits nothing of the batch."""

@@ -1,14 +1,17 @@
-"""When to try a webhook delivery again, and when to give up.
+"""When to try a webhook delivery again, and when to give up: a subscription's ``retry:``.
 
-Exponential backoff without jitter: the wait after failed attempt ``n`` (1-based) is
-``initial * multiplier ** (n - 1)``, capped at ``max_delay``. A delivery gives up when it has
+Waits follow the project's backoff (:class:`common.retry.Backoff`): ``initial * multiplier
+** (n - 1)`` after failed attempt ``n``, capped at ``max_delay``, and never shorter than a
+``Retry-After`` the receiver sent (up to ``max_delay``). A delivery gives up when it has
 made ``max_attempts`` attempts, or when the next attempt would start more than ``max_age``
-seconds after the first one. Both limits always apply; the first one reached wins.
+seconds after the first one; the first limit reached wins (:func:`common.retry.retry`).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+from common.retry import Backoff
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,32 +30,16 @@ class RetryPolicy:
         if self.multiplier < 1:
             raise ValueError("multiplier must be at least 1")
 
-    def delay_after(self, attempt: int) -> float:
-        """Seconds to wait after failed attempt number ``attempt`` (1-based)."""
-        exponent = max(0, attempt - 1)
-        # cap the exponent so that huge attempt numbers cannot overflow a float
-        raw = self.initial * self.multiplier ** min(exponent, 64)
-        return min(raw, self.max_delay)
-
-    def next_delay(self, attempts: int, elapsed: float, at_least: float | None = None) -> float | None:
-        """The wait before the next attempt, or None to give up.
-
-        ``attempts`` is how many attempts were made, ``elapsed`` the seconds since the first began,
-        ``at_least`` what the receiver asked for (``Retry-After``), capped at ``max_delay``.
-        """
-        if attempts >= self.max_attempts:
-            return None
-        delay = max(self.delay_after(attempts), min(at_least or 0.0, self.max_delay))
-        if elapsed + delay > self.max_age:
-            return None
-        return delay
+    @property
+    def backoff(self) -> Backoff:
+        return Backoff(initial=self.initial, maximum=self.max_delay, multiplier=self.multiplier)
 
     @property
     def longest(self) -> float:
         """An upper bound of the time one delivery may spend waiting between attempts."""
         total = 0.0
         for attempt in range(1, self.max_attempts):
-            total += self.delay_after(attempt)
+            total += self.backoff.ceiling(attempt)
             if total >= self.max_age:
                 return self.max_age
         return total

@@ -1,10 +1,13 @@
-"""One subscription's sink for the consumers runner: deliver a planned batch to its URL.
+"""One subscription's sink for the batch loop (:class:`consumers.runner.Sink`): what the
+subscription wants of each record, and delivering a planned batch to its URL.
 
-Records of one partition go out one at a time, in offset order, each retried by the
-subscription's policy before the next starts (head-of-line, so order holds). Partitions go
-out concurrently. A delivery that fails for good becomes a dead letter naming the error and
-the last HTTP status; the batch goes on. A stop request during a retry wait raises
-``DeliveryStopped`` (an ``Interrupted``), so the runner commits nothing of the batch.
+``plan`` is pure: the body to POST, or None when the subscription's actions and filters
+leave the event out. ``take`` delivers: records of one partition go out one at a time, in
+offset order, each retried by the subscription's policy before the next starts
+(head-of-line, so order holds); partitions go out concurrently. A delivery that fails for
+good becomes a dead letter naming the error and the last HTTP status; the batch goes on.
+A stop request during a retry wait raises ``Interrupted``, so the loop commits nothing of
+the batch. The relay has no store: receivers deduplicate on ``X-Registry-Event-Id``.
 """
 
 from __future__ import annotations
@@ -13,14 +16,24 @@ import asyncio
 import logging
 from collections.abc import Sequence
 
-from consumers.batch import BatchOutcome, Item
 from consumers.deadletter import DeadLetter
+from consumers.errors import Interrupted
+from consumers.handlers.base import Delivery
 from consumers.relay.config import Subscription
 from consumers.relay.delivery import WebhookSender
-from consumers.relay.errors import DeliveryFailed, DeliveryStopped
+from consumers.relay.errors import DeliveryFailed
+from consumers.relay.filters import wanted
 from consumers.relay.metrics import SubscriptionMetrics
+from consumers.relay.payload import Payload, render
+from consumers.runner import BatchOutcome, Item, StopRequest
 
+HANDLER = "relay"
 log = logging.getLogger("consumers.relay")
+
+
+def handler_name(subscription: Subscription) -> str:
+    """``relay.<subscription>``: the loop's handler label and log name."""
+    return f"{HANDLER}.{subscription.name}"
 
 
 def by_partition(items: Sequence[Item]) -> list[list[Item]]:
@@ -53,19 +66,28 @@ class SubscriptionRelay:
         subscription: Subscription,
         sender: WebhookSender,
         metrics: SubscriptionMetrics,
-        stop: asyncio.Event,
+        stop: StopRequest,
     ) -> None:
-        self.subscription, self.sender, self.metrics, self._stop = subscription, sender, metrics, stop
+        self.subscription, self.sender, self.metrics, self.stop = subscription, sender, metrics, stop
+        self.name = handler_name(subscription)
 
-    async def __call__(self, items: list[Item]) -> BatchOutcome:
+    def plan(self, delivery: Delivery) -> Payload | None:
+        if not wanted(self.subscription, delivery.event):
+            return None
+        return render(self.subscription.payload, delivery.event)
+
+    async def maintain(self) -> None:
+        """Nothing to keep: the relay has no store."""
+
+    async def take(self, items: list[Item]) -> BatchOutcome:
         groups = by_partition(items)
         if len(groups) == 1:
             return await self._partition(groups[0])
         try:
             async with asyncio.TaskGroup() as tasks:
                 running = [tasks.create_task(self._partition(group)) for group in groups]
-        except* DeliveryStopped as stopped:
-            # one plain Interrupted for the runner, not an ExceptionGroup
+        except* Interrupted as stopped:
+            # one plain Interrupted for the loop, not an ExceptionGroup
             raise stopped.exceptions[0] from None
         return merge([task.result() for task in running])
 
@@ -77,7 +99,7 @@ class SubscriptionRelay:
             self.metrics.skipped()
             return BatchOutcome()
         event_id = item.delivery.event.id
-        result = await self.sender.deliver(item.plan, event_id, self._wait)
+        result = await self.sender.deliver(item.plan, event_id, self.stop.pause)
         if result.delivered:
             self.metrics.delivered()
             return BatchOutcome(stored=1)
@@ -86,11 +108,3 @@ class SubscriptionRelay:
         log.warning("delivery given up", extra={"fields": fields})
         error = DeliveryFailed(result.error, attempts=result.attempts, status=result.status)
         return BatchOutcome(letters=[letter_for(item, error)])
-
-    async def _wait(self, seconds: float) -> bool:
-        """Sleep ``seconds``; True when the relay is stopping."""
-        try:
-            await asyncio.wait_for(self._stop.wait(), seconds)
-        except TimeoutError:
-            return False
-        return True

@@ -29,13 +29,15 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer
 
 from common.contract import TopicRouter
+from common.kafka import KafkaSettings
+from common.logs import LogSettings
 from consumers.process import ConsumerProcess, tune_gc
 from consumers.settings import ConsumerSettings
 from devstack.broker import EmbeddedBroker
 from tests.support.consumers import wait_for
 from tests.support.database import LOCAL_POSTGRES, create_database, drop_database, migrate_store
 from tests.support.events import BLOB, OCI_MANIFEST, bodies, event
-from tests.support.publish import records_for, send_records
+from tests.support.kafka import records_for, send_records
 
 START = datetime(2026, 11, 29, 2, 0, tzinfo=UTC)
 AGENTS = ["docker/27.3.1", "containerd/1.7.22", "skopeo/1.9.3", "curl/7.88.1", "kaniko/1.23"]
@@ -205,13 +207,13 @@ async def bench(bootstrap: str, handlers: list[str], count: int, backends: list[
                 url, cleanup = await store_for(backend, Path(tmp))
                 settings = ConsumerSettings(
                     handler=handler,
-                    bootstrap_servers=bootstrap,
+                    kafka=KafkaSettings(bootstrap),
                     topic_prefix=prefix,
                     group_id=f"{prefix}.{handler}.{backend}",
                     database_url=url,
                     session_timeout_ms=2000,
                     migrate_on_start=False,
-                    log_level="WARNING",
+                    log=LogSettings(level="WARNING"),
                 )
                 try:
                     wall, cpu = await persist_rate(settings, count)

@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from common.kafka import KafkaSettings
 from consumers.settings import ConsumerSettings
 from tests.support.database import create_database, drop_database, migrate_store, postgres_server
 
@@ -61,7 +62,7 @@ def make_settings(kafka_bootstrap: str, topic_prefix: str, store_url: str) -> Ma
     def make(handler: str, **overrides: Any) -> ConsumerSettings:
         base = ConsumerSettings(
             handler=handler,
-            bootstrap_servers=kafka_bootstrap,
+            kafka=KafkaSettings(kafka_bootstrap),
             topic_prefix=topic_prefix,
             group_id=f"{topic_prefix}.{handler}.{group_suffix}",
             database_url=store_url,
@@ -70,7 +71,6 @@ def make_settings(kafka_bootstrap: str, topic_prefix: str, store_url: str) -> Ma
             session_timeout_ms=2000,
             retry_initial_s=0.05,
             retry_max_s=0.5,
-            log_format="json",
             migrate_on_start=False,
         )
         return dataclasses.replace(base, **overrides)

@@ -15,14 +15,16 @@ from click.testing import CliRunner
 from sqlalchemy import Connection, func, inspect, select
 
 from consumers.cli import main
-from consumers.metrics import ConsumerMetrics, MetricsServer
+from consumers.metrics import ConsumerMetrics
+from consumers.metrics_server import MetricsServer
 from consumers.store import migrate
 from consumers.store.engine import create_engine
 from consumers.store.tables import metadata, pushes, repositories
 
 
 def test_a_bad_variable_exits_with_status_2() -> None:
-    result = CliRunner().invoke(main, ["run", "pull"], env={"REGBRIDGE_CONSUMER_BATCH_MAX_RECORDS": "lots"})
+    env = {"REGBRIDGE_KAFKA_BOOTSTRAP_SERVERS": "k:9092", "REGBRIDGE_CONSUMER_BATCH_MAX_RECORDS": "lots"}
+    result = CliRunner().invoke(main, ["run", "pull"], env=env)
     assert result.exit_code == 2
     assert "REGBRIDGE_CONSUMER_BATCH_MAX_RECORDS" in result.output
 
@@ -83,7 +85,7 @@ async def test_revision_0003_only_adds_the_pushes_table(empty_store_url: str) ->
 
 async def _get(port: int, path: str) -> tuple[str, str]:
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
-    writer.write(f"GET {path} HTTP/1.1\r\nHost: t\r\n\r\n".encode())
+    writer.write(f"GET {path} HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n".encode())
     response = (await reader.read()).decode()
     writer.close()
     head, _, body = response.partition("\r\n\r\n")
@@ -94,7 +96,9 @@ async def test_the_metrics_server_serves_metrics_and_health() -> None:
     metrics = ConsumerMetrics("pull")
     metrics.processed(3)
     healthy = [True]
-    server = MetricsServer(metrics, lambda: (healthy[0], "ok" if healthy[0] else "stale"), "127.0.0.1", 0)
+    server = MetricsServer(
+        metrics.registry, lambda: (healthy[0], "ok" if healthy[0] else "stale"), "127.0.0.1", 0
+    )
     await server.start()
     try:
         status, body = await _get(server.port, "/metrics")
@@ -111,10 +115,12 @@ async def test_the_metrics_server_serves_metrics_and_health() -> None:
         await server.stop()
 
 
-def test_consumers_do_not_load_the_http_stack() -> None:
+def test_consumers_do_not_load_the_dashboards_web_framework() -> None:
+    """The consumer processes serve /metrics with prometheus_client's ASGI app under uvicorn;
+    Starlette (the dashboard's) stays out."""
     code = (
-        "import sys, consumers.cli, consumers.process\n"
-        "print(','.join(sorted(m for m in sys.modules if m.split('.')[0] in {'starlette', 'uvicorn'})))\n"
+        "import sys, consumers.cli, consumers.process, consumers.relay.process\n"
+        "print(','.join(sorted(m for m in sys.modules if m.split('.')[0] == 'starlette')))\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == ""

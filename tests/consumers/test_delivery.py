@@ -3,6 +3,7 @@ and PostgreSQL."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from functools import partial
@@ -11,15 +12,14 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from common.contract import OutgoingRecord
+from consumers.handlers.base import HandlerError
 from consumers.handlers.pull import PullHandler, PullPlan
 from consumers.process import ConsumerProcess
 from tests.consumers.conftest import MakeSettings
 from tests.support.consumers import metric, running, wait_for, wait_processed
 from tests.support.database import read_table
 from tests.support.events import OCI_MANIFEST, bodies, event
-from tests.support.kafka import consume
-from tests.support.publish import publish_to_kafka, send_records
-from tests.support.topics import create_topics
+from tests.support.kafka import consume, create_topics, publish_to_kafka, send_records
 
 pytestmark = pytest.mark.kafka
 MOMENT = datetime(2026, 11, 29, 2, 3, 4, tzinfo=UTC)
@@ -31,7 +31,7 @@ async def test_a_duplicate_delivery_is_counted_once(make_settings: MakeSettings)
     the second copy, but Kafka redelivers (a consumer crash before its offset commit,
     a bridge restart, a retry outside the window), and the consumers must count it once."""
     push, pull, other = make_settings("push"), make_settings("pull"), make_settings("other")
-    bootstrap, prefix, url = push.bootstrap_servers, push.topic_prefix, push.database_url
+    bootstrap, prefix, url = push.kafka.bootstrap_servers, push.topic_prefix, push.database_url
     await create_topics(bootstrap, [push.topic, pull.topic, other.topic])
     manifest = event("push", "team/dup", tag="v1", media_type=OCI_MANIFEST, size=500, timestamp=MOMENT)
     blob_get = event("pull", "team/dup", digest=LAYER, size=10, timestamp=MOMENT)
@@ -65,7 +65,7 @@ async def test_poison_records_go_to_the_dlq_with_their_headers_and_the_consumer_
     make_settings: MakeSettings,
 ) -> None:
     push = make_settings("push")
-    bootstrap, prefix, url = push.bootstrap_servers, push.topic_prefix, push.database_url
+    bootstrap, prefix, url = push.kafka.bootstrap_servers, push.topic_prefix, push.database_url
     dlq_topic = push.router.dlq_topic
     await create_topics(bootstrap, [push.topic, dlq_topic])
     no_digest = event("push", "team/poison", media_type=OCI_MANIFEST, tag="broken")
@@ -102,15 +102,16 @@ async def test_poison_records_go_to_the_dlq_with_their_headers_and_the_consumer_
 
 
 class FailsOnRepository(PullHandler):
-    """The real pull handler, except that storing anything of ``team/bad`` fails."""
+    """The real pull handler, except that storing anything of ``team/bad`` fails: for good
+    (``HandlerError``, a record it can never store) or as a bug (any other exception)."""
 
-    def __init__(self) -> None:
-        self.calls = 0
+    def __init__(self, error: type[Exception] = HandlerError) -> None:
+        self.calls, self.error = 0, error
 
     async def apply(self, plans: Sequence[PullPlan], connection: AsyncConnection) -> None:
         self.calls += 1
         if any(plan.repository == "team/bad" for plan in plans):
-            raise ValueError("cannot store team/bad")
+            raise self.error("cannot store team/bad")
         await super().apply(plans, connection)
 
 
@@ -118,7 +119,7 @@ async def test_a_record_the_handler_cannot_store_is_dead_lettered_after_its_atte
     make_settings: MakeSettings,
 ) -> None:
     pull = make_settings("pull", max_attempts=3)
-    bootstrap, prefix, url = pull.bootstrap_servers, pull.topic_prefix, pull.database_url
+    bootstrap, prefix, url = pull.kafka.bootstrap_servers, pull.topic_prefix, pull.database_url
     await create_topics(bootstrap, [pull.topic, pull.router.dlq_topic])
     events = [event("pull", repo, size=1, timestamp=MOMENT) for repo in ("team/a", "team/bad", "team/b")]
     await publish_to_kafka(bootstrap, prefix, bodies(events))
@@ -127,6 +128,27 @@ async def test_a_record_the_handler_cannot_store_is_dead_lettered_after_its_atte
         [letter] = await consume(bootstrap, [pull.router.dlq_topic], expect=1)
 
     assert letter.headers["event-id"] == events[1]["id"].encode()
-    assert letter.headers["dlq-error-type"] == b"ValueError"
+    assert letter.headers["dlq-error-type"] == b"HandlerError"
     assert letter.headers["dlq-attempts"] == b"3"
     assert {row["repository"] for row in await read_table(url, "pulls")} == {"team/a", "team/b"}
+
+
+async def test_a_handler_bug_stops_the_consumer_uncommitted_and_dead_letters_nothing(
+    make_settings: MakeSettings,
+) -> None:
+    """A bug (a TypeError, say) is not the record's fault: dead-lettering would throw away a
+    whole topic's worth of events. The consumer reports it and stops before committing, so
+    the same records are read again once the handler is fixed."""
+    pull = make_settings("pull")
+    bootstrap, prefix, url = pull.kafka.bootstrap_servers, pull.topic_prefix, pull.database_url
+    await create_topics(bootstrap, [pull.topic, pull.router.dlq_topic])
+    events = [event("pull", repo, size=1, timestamp=MOMENT) for repo in ("team/a", "team/bad", "team/b")]
+    await publish_to_kafka(bootstrap, prefix, bodies(events))
+    process = ConsumerProcess(pull, FailsOnRepository(TypeError))
+    with pytest.raises(TypeError, match="cannot store team/bad"):
+        await asyncio.wait_for(process.run(signals=False), 60)
+    assert await read_table(url, "pulls") == []
+    assert await consume(bootstrap, [pull.router.dlq_topic], expect=0, within=2.0) == []
+    async with running(pull):  # fixed: the same group starts where nothing was committed
+        assert await wait_processed(url, "pull", 3) == 3
+    assert {row["repository"] for row in await read_table(url, "pulls")} == {"team/a", "team/bad", "team/b"}

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from common.kafka import KafkaSettings
 from consumers.process import ConsumerProcess
 from consumers.settings import ConsumerSettings
 from devstack.broker import EmbeddedBroker
@@ -18,9 +19,8 @@ from tests.consumers.conftest import MakeSettings
 from tests.support.consumers import metric, running, wait_for, wait_processed
 from tests.support.database import migrate_store, read_table
 from tests.support.events import bodies, event
+from tests.support.kafka import create_topics, publish_to_kafka
 from tests.support.outage import Outage, SqliteWriteLock, TcpProxy
-from tests.support.publish import publish_to_kafka
-from tests.support.topics import create_topics
 
 pytestmark = pytest.mark.kafka
 
@@ -50,7 +50,7 @@ async def test_with_the_database_down_the_consumer_retries_then_recovers(
     make_settings: MakeSettings, store_url: str, outage: Outage
 ) -> None:
     pull = make_settings("pull", database_url=outage.url)
-    bootstrap, prefix = pull.bootstrap_servers, pull.topic_prefix
+    bootstrap, prefix = pull.kafka.bootstrap_servers, pull.topic_prefix
     await create_topics(bootstrap, [pull.topic])
     async with running(pull) as process:
         await publish_to_kafka(bootstrap, prefix, bodies(event("pull", "team/a") for _ in range(5)))
@@ -61,7 +61,7 @@ async def test_with_the_database_down_the_consumer_retries_then_recovers(
         retries = await wait_for(lambda: _transient_failures(process), lambda n: n >= 2, every=0.1)
         assert retries >= 2
         assert await wait_processed(store_url, "pull", 5, within=0) == 5  # nothing stored meanwhile
-        assert process.runner.health()[0]  # retrying is alive, not stale
+        assert process.loop.health()[0]  # retrying is alive, not stale
 
         await outage.end()
         assert await wait_processed(store_url, "pull", 10) == 10
@@ -80,7 +80,7 @@ async def test_a_consumer_started_before_its_broker_waits_for_it(tmp_path: Path,
     prefix = f"t{uuid.uuid4().hex[:12]}.registry.events"
     pull = ConsumerSettings(
         handler="pull",
-        bootstrap_servers=broker.bootstrap_servers,
+        kafka=KafkaSettings(broker.bootstrap_servers),
         topic_prefix=prefix,
         database_url=url,
         poll_timeout_ms=100,

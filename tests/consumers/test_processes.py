@@ -18,8 +18,7 @@ from tests.consumers.conftest import MakeSettings
 from tests.support.consumers import metric, running, start_cli, stop_cli, wait_for, wait_processed
 from tests.support.database import processed_count, read_table
 from tests.support.events import bodies, event
-from tests.support.publish import publish_to_kafka
-from tests.support.topics import create_topics
+from tests.support.kafka import create_topics, publish_to_kafka
 
 pytestmark = pytest.mark.kafka
 TOTAL = 2000
@@ -32,7 +31,7 @@ async def publish_in_chunks(settings: ConsumerSettings, repositories: list[str])
         events = [
             event("pull", repositories[i % len(repositories)], size=1) for i in range(start, start + CHUNK)
         ]
-        await publish_to_kafka(settings.bootstrap_servers, settings.topic_prefix, bodies(events))
+        await publish_to_kafka(settings.kafka.bootstrap_servers, settings.topic_prefix, bodies(events))
         await asyncio.sleep(0.05)
 
 
@@ -46,7 +45,7 @@ async def test_a_consumer_killed_mid_stream_and_restarted_loses_nothing_and_coun
 ) -> None:
     pull = make_settings("pull", batch_max_records=20)
     url = pull.database_url
-    await create_topics(pull.bootstrap_servers, [pull.topic])
+    await create_topics(pull.kafka.bootstrap_servers, [pull.topic])
     publisher = asyncio.create_task(publish_in_chunks(pull, ["team/a", "team/b"]))
     first = start_cli(pull, tmp_path / "first.log")
     try:
@@ -82,7 +81,7 @@ async def test_two_processes_in_one_group_split_the_partitions(
     ports = [free_port(), free_port()]
     pull = make_settings("pull")
     url = pull.database_url
-    await create_topics(pull.bootstrap_servers, [pull.topic], partitions=2)
+    await create_topics(pull.kafka.bootstrap_servers, [pull.topic], partitions=2)
     processes = [
         start_cli(make_settings("pull", group_id=pull.group, metrics_port=port), log)
         for port, log in zip(ports, logs, strict=True)
@@ -126,7 +125,7 @@ async def test_sigterm_mid_stream_commits_what_was_stored_so_a_restart_redeliver
 ) -> None:
     pull = make_settings("pull", batch_max_records=20)
     url = pull.database_url
-    await create_topics(pull.bootstrap_servers, [pull.topic])
+    await create_topics(pull.kafka.bootstrap_servers, [pull.topic])
     publisher = asyncio.create_task(publish_in_chunks(pull, ["team/a"]))
     first = start_cli(pull, tmp_path / "first.log")
     try:

@@ -13,9 +13,8 @@ from tests.consumers import expected_session as expected
 from tests.consumers.conftest import MakeSettings
 from tests.support.consumers import running, wait_processed
 from tests.support.database import read_table
-from tests.support.kafka import consume
-from tests.support.publish import post_session
-from tests.support.topics import create_topics
+from tests.support.kafka import consume, create_topics
+from tests.support.replay import post_session
 
 pytestmark = pytest.mark.kafka
 
@@ -29,8 +28,8 @@ async def replay(make_settings: MakeSettings, session: list[dict[str, Any]]) -> 
     are matched against the manifests the push consumer stored (see docs/consumers.md)."""
     push, pull, other = (make_settings(name) for name in ("push", "pull", "other"))
     topics = [push.topic, pull.topic, other.topic]
-    await create_topics(push.bootstrap_servers, topics)
-    replayed = await post_session(push.bootstrap_servers, push.topic_prefix, session)
+    await create_topics(push.kafka.bootstrap_servers, topics)
+    replayed = await post_session(push.kafka.bootstrap_servers, push.topic_prefix, session)
     assert len(replayed.statuses) == expected.POSTS
     # The registry's retries resend the same event id: the bridge answers them 200 as
     # duplicates and publishes each distinct event once.
@@ -41,7 +40,7 @@ async def replay(make_settings: MakeSettings, session: list[dict[str, Any]]) -> 
         "filtered": 0,
         "quarantined": 0,
     }
-    landed = await consume(push.bootstrap_servers, topics, expect=unique)
+    landed = await consume(push.kafka.bootstrap_servers, topics, expect=unique)
     assert {h: sum(r.topic.endswith(f".{h}") for r in landed) for h in expected.UNIQUE_EVENTS} == (
         expected.UNIQUE_EVENTS
     )

@@ -17,14 +17,18 @@ from consumers.handlers.push import PushPlan, push_count_rows
 from consumers.settings import load
 from consumers.store.engine import async_url
 
+KAFKA = {"REGBRIDGE_KAFKA_BOOTSTRAP_SERVERS": "k:9092"}
+
 
 def test_settings_defaults_follow_the_handler() -> None:
-    settings = load("pull", Environ({}))
+    settings = load("pull", Environ(KAFKA))
     assert settings.topic == "registry.events.pull"
     assert settings.group == "registry.events.pull"
     assert settings.database_url == "sqlite:///./var/registry.db"
     assert settings.metrics_port == 9466
-    other = load("other", Environ({"REGBRIDGE_TOPIC_PREFIX": "acme", "REGBRIDGE_CONSUMER_GROUP": "g1"}))
+    other = load(
+        "other", Environ({**KAFKA, "REGBRIDGE_TOPIC_PREFIX": "acme", "REGBRIDGE_CONSUMER_GROUP": "g1"})
+    )
     assert (other.topic, other.group, other.router.dlq_topic) == ("acme.other", "g1", "acme.dlq")
 
 
@@ -39,7 +43,7 @@ def test_settings_defaults_follow_the_handler() -> None:
 )
 def test_bad_settings_name_the_variable(name: str, value: str) -> None:
     with pytest.raises(ConfigError, match=f"REGBRIDGE_{name}"):
-        load("push", Environ({f"REGBRIDGE_{name}": value}))
+        load("push", Environ({**KAFKA, f"REGBRIDGE_{name}": value}))
 
 
 @pytest.mark.parametrize(

@@ -17,6 +17,7 @@ import httpx
 from bridge.lifecycle import Lifecycle
 from bridge.server import BridgeServer, server_config
 from bridge.settings import BridgeSettings
+from common.kafka import KafkaSettings
 from devstack.ports import free_port
 
 TOKEN = "test-token"
@@ -44,7 +45,7 @@ def counts(response: httpx.Response) -> dict[str, int]:
 
 def bridge_settings(bootstrap: str, prefix: str, **overrides: Any) -> BridgeSettings:
     base = BridgeSettings(
-        bootstrap_servers=bootstrap, auth_tokens=(TOKEN,), topic_prefix=prefix, grace_period=5.0
+        kafka=KafkaSettings(bootstrap), auth_tokens=(TOKEN,), topic_prefix=prefix, grace_period=5.0
     )
     return replace(base, **overrides)
 

@@ -63,7 +63,7 @@ async def wait_for(
 def settings_env(settings: ConsumerSettings) -> dict[str, str]:
     """The ``REGBRIDGE_*`` variables that reproduce ``settings`` in a subprocess."""
     return {
-        "REGBRIDGE_KAFKA_BOOTSTRAP_SERVERS": settings.bootstrap_servers,
+        "REGBRIDGE_KAFKA_BOOTSTRAP_SERVERS": settings.kafka.bootstrap_servers,
         "REGBRIDGE_TOPIC_PREFIX": settings.topic_prefix,
         "REGBRIDGE_CONSUMER_GROUP": settings.group,
         "REGBRIDGE_DATABASE_URL": settings.database_url,

@@ -1,7 +1,7 @@
 """The ONE place the dashboard tests get their data: the real pipeline.
 
 :func:`populate_store` POSTs every body of a captured registry session, in order, to the
-real bridge (``tests.support.publish.post_session``: every answer must be 2xx), which
+real bridge (``tests.support.replay.post_session``: every answer must be 2xx), which
 publishes to the real test broker, then runs the real consumers one after the other
 (push, pull, other: deletes are matched against the manifests the push consumer stored)
 until each has persisted every unique event.
@@ -18,8 +18,8 @@ from consumers.store.tables import processed_events
 from tests.consumers.conftest import MakeSettings
 from tests.consumers.dashboard.session_facts import unique_events
 from tests.support.consumers import running, wait_for
-from tests.support.publish import post_session
-from tests.support.topics import create_topics
+from tests.support.kafka import create_topics
+from tests.support.replay import post_session
 
 HANDLER_OF = {"push": "push", "pull": "pull"}  # every other action goes to "other"
 
@@ -53,8 +53,8 @@ async def _drain(database_url: str, handler: str, want: int) -> None:
 async def populate_store(make_settings: MakeSettings, session: list[dict[str, Any]]) -> str:
     """Replay ``session`` through the bridge, Kafka and the consumers; returns the store's URL."""
     push, pull, other = (make_settings(name) for name in ("push", "pull", "other"))
-    await create_topics(push.bootstrap_servers, [push.topic, pull.topic, other.topic])
-    replayed = await post_session(push.bootstrap_servers, push.topic_prefix, session)
+    await create_topics(push.kafka.bootstrap_servers, [push.topic, pull.topic, other.topic])
+    replayed = await post_session(push.kafka.bootstrap_servers, push.topic_prefix, session)
     want = expected_per_handler(session)
     assert replayed.outcomes["published"] == sum(want.values()), replayed.outcomes
     for settings in (push, pull, other):  # one at a time: each migrates the store at start

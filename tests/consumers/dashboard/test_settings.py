@@ -29,5 +29,5 @@ def test_settings_come_from_the_environment_and_the_command_line_wins() -> None:
 
 
 def test_a_bad_port_names_the_variable() -> None:
-    with pytest.raises(ConfigError, match="REGBRIDGE_DASHBOARD_PORT=70000 is not a TCP port"):
+    with pytest.raises(ConfigError, match="REGBRIDGE_DASHBOARD_PORT='70000' is not a TCP port"):
         DashboardSettings.from_environ(Environ({"REGBRIDGE_DASHBOARD_PORT": "70000"}))

@@ -10,14 +10,13 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from aiokafka import AIOKafkaProducer
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-
 from common.contract import Event, TopicRouter, encode_event
+from common.kafka import KafkaSettings
 from consumers.relay.config import RelayConfig, Subscription
 from consumers.relay.metrics import RelayMetrics
 from consumers.relay.process import RelayProcess
 from consumers.relay.settings import RelaySettings
+from tests.support.kafka import create_topics, send_records
 
 
 def make_event(number: int, repository: str = "team-a/app", action: str = "push", **target: Any) -> Event:
@@ -38,24 +37,12 @@ def make_event(number: int, repository: str = "team-a/app", action: str = "push"
 
 
 async def create_topic(bootstrap: str, topic: str, partitions: int) -> None:
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    await admin.start()
-    try:
-        await admin.create_topics([NewTopic(topic, num_partitions=partitions, replication_factor=1)])
-    finally:
-        await admin.close()
+    await create_topics(bootstrap, [topic], partitions)
 
 
 async def publish(bootstrap: str, prefix: str, events: Sequence[Event]) -> None:
     router = TopicRouter(prefix=prefix)
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=False)
-    await producer.start()
-    try:
-        for event in events:
-            record = encode_event(event, router)
-            await producer.send_and_wait(record.topic, record.value, key=record.key, headers=record.headers)
-    finally:
-        await producer.stop()
+    await send_records(bootstrap, [encode_event(event, router) for event in events])
 
 
 def relay_settings(
@@ -64,7 +51,7 @@ def relay_settings(
     settings = RelaySettings(
         config=RelayConfig(tuple(subscriptions)),
         config_path=Path("relay.yaml"),
-        bootstrap_servers=bootstrap,
+        kafka=KafkaSettings(bootstrap),
         topic_prefix=prefix,
         group_prefix=f"{prefix}.relay.{uuid.uuid4().hex[:6]}",
         metrics_port=0,

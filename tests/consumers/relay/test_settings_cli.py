@@ -12,7 +12,7 @@ from click.testing import CliRunner
 from common.environ import ConfigError, Environ
 from consumers.cli import main
 from consumers.relay.config import Subscription
-from consumers.relay.settings import load_settings, runner_settings
+from consumers.relay.settings import load_settings, loop_settings
 
 GOOD = (
     "subscriptions:\n  - name: deploy\n    url: http://127.0.0.1:9/hook\n    secret_env: DEPLOY_HOOK_SECRET\n"
@@ -24,6 +24,7 @@ def test_settings_from_the_environment(tmp_path: Path) -> None:
     path.write_text(GOOD)
     env = {
         "REGBRIDGE_RELAY_CONFIG": str(path),
+        "REGBRIDGE_KAFKA_BOOTSTRAP_SERVERS": "k:9092",
         "REGBRIDGE_TOPIC_PREFIX": "acme.events",
         "REGBRIDGE_RELAY_BATCH_MAX_RECORDS": "7",
         "DEPLOY_HOOK_SECRET": "from-env",
@@ -36,9 +37,8 @@ def test_settings_from_the_environment(tmp_path: Path) -> None:
     assert settings.batch_max_records == 7 and settings.auto_offset_reset == "latest"
     assert settings.subscriptions == (sub,)
     assert dataclasses.replace(settings, only=("other",)).subscriptions == ()
-    runner = runner_settings(settings, sub)
-    assert runner.group == "acme.events.relay.deploy" and runner.dedup_retention_hours == 0
-    assert runner.metrics_port == 0 and runner.health_stale_s >= sub.retry.max_age
+    loop = loop_settings(settings, sub)
+    assert loop.batch_max_records == 7 and loop.health_stale_s >= sub.retry.max_age
 
 
 @pytest.mark.parametrize(
@@ -55,7 +55,7 @@ def test_settings_from_the_environment(tmp_path: Path) -> None:
 def test_bad_variables_are_named(tmp_path: Path, env: dict[str, str], message: str) -> None:
     path = tmp_path / "relay.yaml"
     path.write_text(GOOD)
-    full = {"DEPLOY_HOOK_SECRET": "x", **env}
+    full = {"DEPLOY_HOOK_SECRET": "x", "REGBRIDGE_KAFKA_BOOTSTRAP_SERVERS": "k:9092", **env}
     if env:
         full["REGBRIDGE_RELAY_CONFIG"] = str(path)
     with pytest.raises(ConfigError, match=message):

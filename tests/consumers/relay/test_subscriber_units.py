@@ -1,21 +1,17 @@
-"""The relay's handler and the sink's batch bookkeeping, on plain objects."""
+"""The relay's sink: its plan and its batch bookkeeping, on plain objects."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
 
-import pytest
-
 from common.contract import Event
-from consumers.batch import BatchOutcome, Item
 from consumers.deadletter import DeadLetter
-from consumers.errors import Interrupted
 from consumers.handlers.base import Delivery
 from consumers.relay.config import Filters, PayloadFormat, Subscription
-from consumers.relay.errors import DeliveryFailed, DeliveryStopped
-from consumers.relay.handler import RelayHandler
-from consumers.relay.subscriber import by_partition, letter_for, merge
+from consumers.relay.errors import DeliveryFailed
+from consumers.relay.subscriber import SubscriptionRelay, by_partition, letter_for, merge
+from consumers.runner import BatchOutcome, Item, StopRequest
 
 
 @dataclass(frozen=True)
@@ -56,25 +52,15 @@ def test_a_letter_names_the_http_status_when_there_was_one() -> None:
     assert silent.headers == () and silent.attempts == 8
 
 
-def test_the_handler_plans_a_body_or_nothing() -> None:
-    handler = RelayHandler(
-        Subscription(
-            name="s",
-            url="http://x/",
-            filters=Filters(repositories=("a/*",)),
-            payload=PayloadFormat.CLOUDEVENT,
-        )
+def test_the_sink_plans_a_body_or_nothing() -> None:
+    subscription = Subscription(
+        name="s",
+        url="http://x/",
+        filters=Filters(repositories=("a/*",)),
+        payload=PayloadFormat.CLOUDEVENT,
     )
-    assert handler.name == "relay.s"
-    wanted = handler.plan(item("t", 0, 1, repository="a/b").delivery)
+    sink = SubscriptionRelay(subscription, sender=None, metrics=None, stop=StopRequest())  # type: ignore[arg-type]
+    assert sink.name == "relay.s"
+    wanted = sink.plan(item("t", 0, 1, repository="a/b").delivery)
     assert wanted is not None and wanted.content_type.startswith("application/cloudevents+json")
-    assert handler.plan(item("t", 0, 2, repository="b/c").delivery) is None
-
-
-async def test_the_handler_has_no_store() -> None:
-    with pytest.raises(TypeError, match="sink"):
-        await RelayHandler(Subscription(name="s", url="http://x/")).apply([], None)
-
-
-def test_a_stop_while_retrying_is_an_interruption_for_the_runner() -> None:
-    assert issubclass(DeliveryStopped, Interrupted)
+    assert sink.plan(item("t", 0, 2, repository="b/c").delivery) is None

@@ -1,17 +1,12 @@
-"""The additive extensions the relay made to the consumers' runner, dead letters and metrics."""
+"""What the relay adds to the consumers' dead letters and metrics."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
-
-import pytest
 
 from consumers.deadletter import DeadLetter, dead_letter_headers
 from consumers.metrics import ConsumerMetrics
-from consumers.runner import Runner
-from consumers.settings import ConsumerSettings
 
 
 @dataclass(frozen=True)
@@ -22,12 +17,6 @@ class Record:
     key: bytes = b"k"
     value: bytes = b"{}"
     headers: tuple[tuple[str, bytes], ...] = (("event-id", b"e1"),)
-
-
-def test_a_runner_needs_an_engine_or_a_sink() -> None:
-    none: Any = None
-    with pytest.raises(ValueError, match="an engine, or a sink"):
-        Runner(ConsumerSettings(handler="relay.x"), none, None, none, none, ConsumerMetrics("relay.x"))
 
 
 def test_a_letter_carries_its_own_headers_after_the_standard_ones() -> None:
