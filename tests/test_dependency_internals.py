@@ -1,7 +1,7 @@
 """Canaries for the internals of aiokafka and uvicorn that the project relies on. Each fails
 loudly, naming what moved, when an upgrade changes one (the versions are bounded in
 pyproject.toml for the same reason). The behaviour built on them is tested for real
-elsewhere: the header timeout in tests/test_bridge_hostile.py, the producer abort in
+elsewhere: the header timeout in tests/bridge/test_hostile.py, the producer abort in
 tests/faults/, the servers' signal handling in the shutdown tests."""
 
 from __future__ import annotations

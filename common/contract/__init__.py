@@ -2,7 +2,7 @@
 
 It holds the event model, topic routing, and record encoding and decoding. It imports
 only the standard library and orjson, so consumers load it without Starlette or
-uvicorn (``tests/test_contract_layering.py`` guards that).
+uvicorn (``tests/test_layering.py`` guards that).
 
 Errors (all subclass :class:`ContractError`, a ``ValueError``)::
 

@@ -1,7 +1,7 @@
 """Every Kafka client of the consumers (the handlers' consumer and dead-letter producer, the
 relay's consumer and dead-letter producer) reaches a broker that answers only TLS with a
 client certificate, with nothing but the shared ``REGBRIDGE_KAFKA_*`` settings. (The
-bridge's producer: ``tests/test_kafka_tls.py``.)"""
+bridge's producer: ``tests/bridge/test_kafka_tls.py``.)"""
 
 from __future__ import annotations
 
@@ -22,9 +22,9 @@ from tests.support.certs import Certificates, make_certificates
 from tests.support.consumers import running, wait_processed
 from tests.support.database import migrate_store
 from tests.support.kafka import consume, create_topics, send_records
+from tests.support.receivers import Receiver
+from tests.support.receivers import running as receiving
 from tests.support.tls_broker import TlsTerminator, tls_broker
-from tests.support.webhook_receiver import Receiver
-from tests.support.webhook_receiver import running as receiving
 
 pytestmark = pytest.mark.kafka
 POISON = b"{not json"

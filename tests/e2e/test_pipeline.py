@@ -6,7 +6,7 @@ One scenario per store (``tests/support/scenario.py``: pushes with several tags 
 index, pulls by tag and by digest and HEAD, a cross-repository copy that mounts, deletes by
 digest) drives the registry; the tests then compare what landed in Kafka with the registry's
 ``/debug/vars`` counters, and what landed in the store with the registry's catalog and with
-what the scenario did. The comparisons live in ``tests/support/store_expectations.py``, and
+what the scenario did. The comparisons live in ``tests/support/expected_store.py``, and
 the last test proves each of them reports a damaged store.
 """
 
@@ -25,7 +25,7 @@ import orjson
 import pytest
 
 from common.contract import TopicRouter
-from tests.support import expectations, store_expectations
+from tests.support import expected_events, expected_store
 from tests.support.broker import BrokerUnderTest
 from tests.support.database import create_database, drop_database, postgres_server
 from tests.support.kafka import Landed, consume
@@ -107,20 +107,20 @@ def test_every_event_reached_kafka_exactly_once(observed: Observed) -> None:
         assert record.headers["event-id"].decode() == event["id"]
         assert record.topic == observed.router.topic_for(event["action"])
         assert record.key == event["target"]["repository"].encode()
-    assert expectations.scenario_differences(observed.events, observed.result) == []
+    assert expected_events.scenario_differences(observed.events, observed.result) == []
 
 
 def test_the_inventory_equals_the_registrys_catalog_and_tags(observed: Observed) -> None:
-    assert store_expectations.inventory_differences(observed.store, observed.result) == []
+    assert expected_store.inventory_differences(observed.store, observed.result) == []
 
 
 def test_the_pull_counts_match_what_was_pulled(observed: Observed) -> None:
-    differences = store_expectations.pull_differences(observed.store, observed.result, observed.events)
+    differences = expected_store.pull_differences(observed.store, observed.result, observed.events)
     assert differences == []
 
 
 def test_the_audit_log_has_the_deletes_and_mounts_with_their_actor(observed: Observed) -> None:
-    assert store_expectations.audit_differences(observed.store, observed.result) == []
+    assert expected_store.audit_differences(observed.store, observed.result) == []
     assert {row["actor"] for row in observed.store["audit_log"]} == {OPERATOR}
     assert {row["action"] for row in observed.store["audit_log"]} == {"delete", "mount"}
 
@@ -163,8 +163,8 @@ def test_the_store_comparisons_catch_a_damaged_store(observed: Observed, damage:
     store = copy.deepcopy(observed.store)
     _tamper(store, damage)
     differences = {
-        "inventory": lambda: store_expectations.inventory_differences(store, observed.result),
-        "pulls": lambda: store_expectations.pull_differences(store, observed.result, observed.events),
-        "audit": lambda: store_expectations.audit_differences(store, observed.result),
+        "inventory": lambda: expected_store.inventory_differences(store, observed.result),
+        "pulls": lambda: expected_store.pull_differences(store, observed.result, observed.events),
+        "audit": lambda: expected_store.audit_differences(store, observed.result),
     }[check]()
     assert differences != []

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from devstack.registry import Notifications
-from tests.support.receiver import RecordingReceiver
+from tests.support.receivers import RecordingReceiver
 from tests.support.registry import LocalRegistry
 from tests.support.scenario import RegistryClient
 

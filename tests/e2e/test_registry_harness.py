@@ -2,7 +2,7 @@
 recording receiver while the scenario runs, and what arrived matches both what the
 scenario did and the registry's own ``/debug/vars`` counters.
 
-The comparisons live in ``tests/support/expectations.py`` so that the pipeline test applies
+The comparisons live in ``tests/support/expected_events.py`` so that the pipeline test applies
 the very same ones to the records it reads back from Kafka.
 """
 
@@ -19,8 +19,8 @@ import httpx
 import pytest
 
 from devstack.registry import Notifications
-from tests.support import expectations
-from tests.support.receiver import Delivery, RecordingReceiver
+from tests.support import expected_events
+from tests.support.receivers import Received, RecordingReceiver
 from tests.support.registry import EndpointCounters, LocalRegistry, RegistryError
 from tests.support.scenario import OPERATOR, PULLER, RegistryClient, ScenarioResult, run_scenario
 
@@ -32,7 +32,7 @@ V1 = "application/vnd.docker.distribution.events.v1+json"
 class Observed:
     result: ScenarioResult
     counters: EndpointCounters
-    deliveries: list[Delivery]
+    deliveries: list[Received]
     events: list[dict[str, Any]]
 
 
@@ -54,7 +54,7 @@ def test_every_event_arrived_once_and_counters_agree(session: Observed) -> None:
     assert (counters.failures, counters.errors) == (0, 0)
     assert counters.events == counters.successes == len(events) > 30
     assert counters.statuses == {"200 OK": counters.successes}
-    assert expectations.duplicate_ids(events) == []
+    assert expected_events.duplicate_ids(events) == []
     assert all(len(d.events) == 1 for d in deliveries), "distribution sends one event per POST"
 
 
@@ -67,7 +67,7 @@ def test_deliveries_carry_the_bearer_token_and_v1_content_type(session: Observed
 
 
 def test_the_events_tell_exactly_what_the_scenario_did(session: Observed) -> None:
-    assert expectations.scenario_differences(session.events, session.result) == []
+    assert expected_events.scenario_differences(session.events, session.result) == []
 
 
 def test_the_scenario_covers_every_kind_of_operation(session: Observed) -> None:
@@ -75,7 +75,7 @@ def test_the_scenario_covers_every_kind_of_operation(session: Observed) -> None:
     assert {p.tag for p in result.pushed if p.repository == "team/multi"} == {None, "1.0"}
     index = [
         e
-        for e in expectations.of_action(events, "push")
+        for e in expected_events.of_action(events, "push")
         if e["target"]["repository"] == "team/multi" and e["target"].get("tag") == "1.0"
     ]
     assert [e["target"]["mediaType"] for e in index] == ["application/vnd.oci.image.index.v1+json"]
@@ -88,8 +88,8 @@ def test_the_scenario_covers_every_kind_of_operation(session: Observed) -> None:
     assert any(p.reference.startswith("sha256:") for p in result.pulls if p.kind == "manifest")
     assert len(result.mounted) == 2 and len(result.deleted) == 2
     assert {m.actor for m in result.mounted} | {d.actor for d in result.deleted} == {OPERATOR}
-    assert set(expectations.puller_pulls(events)) == set(result.pulls)
-    assert {expectations.actor_of(e) for e in expectations.of_action(events, "pull")} >= {PULLER}
+    assert set(expected_events.puller_pulls(events)) == set(result.pulls)
+    assert {expected_events.actor_of(e) for e in expected_events.of_action(events, "pull")} >= {PULLER}
 
 
 @pytest.mark.parametrize("tamper", ["drop-mount", "duplicate", "extra-pull", "wrong-actor", "drop-push"])
@@ -104,7 +104,9 @@ def test_the_expectations_catch_a_wrong_stream(session: Observed, tamper: str) -
     elif tamper == "duplicate":
         events.append(events[0])
     elif tamper == "extra-pull":
-        puller_pull = next(e for e in events if e["action"] == "pull" and expectations.actor_of(e) == PULLER)
+        puller_pull = next(
+            e for e in events if e["action"] == "pull" and expected_events.actor_of(e) == PULLER
+        )
         events.append({**puller_pull, "id": "extra"})
     elif tamper == "wrong-actor":
         events[first["delete"]]["actor"] = {"name": "mallory"}
@@ -112,10 +114,10 @@ def test_the_expectations_catch_a_wrong_stream(session: Observed, tamper: str) -
         manifest_push = next(
             i
             for i, e in enumerate(events)
-            if e["action"] == "push" and e["target"]["mediaType"] != expectations.BLOB
+            if e["action"] == "push" and e["target"]["mediaType"] != expected_events.BLOB
         )
         del events[manifest_push]
-    assert expectations.scenario_differences(events, session.result) != []
+    assert expected_events.scenario_differences(events, session.result) != []
 
 
 def test_the_scenario_reports_the_registrys_final_catalog(session: Observed) -> None:

@@ -20,8 +20,7 @@ from pathlib import Path
 import pytest
 
 from devstack.broker import EmbeddedBroker
-from tests.support import expectations
-from tests.support.fault_pipeline import (
+from tests.faults.support import (
     BridgeProcess,
     broker_and_bridge,
     read_back,
@@ -30,9 +29,10 @@ from tests.support.fault_pipeline import (
     thaw,
     unique_events,
 )
+from tests.support import expected_events
+from tests.support.expected_store import ids_by_handler, store_differences, wait_processed
 from tests.support.load import SteadyLoad
 from tests.support.pipeline import wait_until
-from tests.support.storecheck import ids_by_handler, store_differences, wait_processed
 from tests.support.tap import Exchange
 
 pytestmark = pytest.mark.kafka
@@ -85,7 +85,7 @@ async def test_bridge_killed_with_a_full_spool(
     figures.write(artifacts_dir)
     assert differences == [], "each event once in the store, duplicates included"
     assert figures.lost == 0 and figures.unexpected == 0
-    assert expectations.missing_pushes(unique_events(records), result) == []
+    assert expected_events.missing_pushes(unique_events(records), result) == []
 
 
 def refused_at_arrival(exchange: Exchange) -> bool:
@@ -136,5 +136,5 @@ async def test_bridge_terminated_under_load(tmp_path: Path, topic_prefix: str, a
     bad = [e for e in before if not refused_at_arrival(e) and (e.status is None or e.status >= 500)]
     assert bad == [], "a request the bridge had taken before SIGTERM got a 5xx or was dropped"
     assert figures.lost == 0 and figures.unexpected == 0
-    assert expectations.missing_pushes(unique_events(records), result) == []
-    assert expectations.pull_differences(unique_events(records), result) == []
+    assert expected_events.missing_pushes(unique_events(records), result) == []
+    assert expected_events.pull_differences(unique_events(records), result) == []

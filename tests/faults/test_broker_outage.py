@@ -19,13 +19,13 @@ import pytest
 
 from common.contract import TopicRouter
 from devstack.broker import EmbeddedBroker
-from tests.support import expectations
-from tests.support.fault_pipeline import (
+from tests.faults.support import (
     BridgeProcess,
     broker_and_bridge,
     registry_under_load,
     unique_events,
 )
+from tests.support import expected_events
 from tests.support.figures import Figures, landed_ids
 from tests.support.kafka import Landed, consume
 from tests.support.load import PendingSampler, SteadyLoad
@@ -77,8 +77,8 @@ def checked(records: list[Landed], tap: RecordingTap, result: ScenarioResult, sp
     lost = figures.count(tap.sent_ids(), landed_ids(records))
     assert lost == [], f"{len(lost)} events lost: {lost[:5]}"
     assert figures.unexpected == 0
-    assert expectations.missing_pushes(unique_events(records), result) == []
-    assert expectations.pull_differences(unique_events(records), result) == []
+    assert expected_events.missing_pushes(unique_events(records), result) == []
+    assert expected_events.pull_differences(unique_events(records), result) == []
     return figures
 
 

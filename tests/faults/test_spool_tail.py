@@ -19,8 +19,7 @@ import pytest
 
 from bridge.spool.frame import encode_frame, scan_segment
 from devstack.broker import EmbeddedBroker
-from tests.support import expectations
-from tests.support.fault_pipeline import (
+from tests.faults.support import (
     BridgeProcess,
     broker_and_bridge,
     read_back,
@@ -28,6 +27,7 @@ from tests.support.fault_pipeline import (
     thaw,
     unique_events,
 )
+from tests.support import expected_events
 from tests.support.load import SteadyLoad
 from tests.support.pipeline import wait_until
 from tests.support.registry import LocalRegistry
@@ -102,4 +102,4 @@ async def test_a_torn_spool_tail_is_quarantined(
     assert [p.stat().st_size for p in damaged] == [torn], "the torn bytes, and only they, are set aside"
     assert quarantined == torn
     assert figures.lost == 0 and figures.unexpected == 0
-    assert expectations.missing_pushes(unique_events(records), result) == []
+    assert expected_events.missing_pushes(unique_events(records), result) == []

@@ -16,9 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support import expectations
-from tests.support.database import create_database, drop_database, migrate_store
-from tests.support.fault_pipeline import (
+from tests.faults.support import (
     BridgeProcess,
     ThreadedProxy,
     consumer_metric,
@@ -27,9 +25,11 @@ from tests.support.fault_pipeline import (
     running_consumers,
     unique_events,
 )
+from tests.support import expected_events
+from tests.support.database import create_database, drop_database, migrate_store
+from tests.support.expected_store import ids_by_handler, store_differences, wait_processed
 from tests.support.pipeline import wait_until
 from tests.support.processes import ServiceProcess
-from tests.support.storecheck import ids_by_handler, store_differences, wait_processed
 
 pytestmark = pytest.mark.kafka
 
@@ -87,4 +87,4 @@ async def test_store_away_and_a_consumer_killed_mid_batch(
     figures.write(artifacts_dir)
     assert differences == []
     assert figures.lost == 0 and figures.unexpected == 0
-    assert expectations.pull_differences(unique_events(records), result) == []
+    assert expected_events.pull_differences(unique_events(records), result) == []

@@ -4,7 +4,7 @@
 image with ``skopeo`` to one of a few repositories (a new tag each time) and ``bob`` pulls
 the previous one (manifest GET by tag, HEAD by tag, config blob GET), then waits
 ``interval`` seconds. It records what it
-did as a :class:`ScenarioResult`, so :mod:`tests.support.expectations` can compare it with
+did as a :class:`ScenarioResult`, so :mod:`tests.support.expected_events` can compare it with
 what reached Kafka and the store. It stops on :meth:`stop`, after ``max_rounds``, or
 after ``max_seconds``, whichever comes first; :meth:`pause` holds it between rounds.
 

@@ -3,7 +3,7 @@ three consumers (``registry-consumer run push|pull|other``) as separate processe
 ``docker-registry`` with htpasswd auth whose notifications carry the bridge's bearer token.
 
 The pieces are shared by the end-to-end suite and the fault suite
-(``tests/support/fault_pipeline.py`` adds what only faults need: the tap, the database
+(``tests/faults/support.py`` adds what only faults need: the tap, the database
 proxy, the restartable bridge, the load): :func:`pipeline_env` (the processes' settings;
 ``ServiceProcess`` drops inherited ``REGBRIDGE_*`` variables), :func:`bridge_process`,
 :func:`consumer_process` and :func:`running_consumers`, :func:`notifying_registry`, and :func:`wait_until`.

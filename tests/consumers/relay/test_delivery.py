@@ -14,7 +14,7 @@ from consumers.relay.delivery import Attempt, WebhookSender, retry_after
 from consumers.relay.payload import render
 from consumers.relay.retry import RetryPolicy
 from consumers.relay.signing import verify
-from tests.support.webhook_receiver import Hang, Receiver, Step, dead_url, running
+from tests.support.receivers import Hang, Receiver, Step, dead_url, running
 
 FAST = RetryPolicy(initial=0.01, max_delay=0.05, max_attempts=4, max_age=30)
 EVENT = Event.from_raw({"id": "ev-1", "action": "push", "target": {"repository": "a/b", "tag": "v1"}})

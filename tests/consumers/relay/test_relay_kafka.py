@@ -26,7 +26,7 @@ from tests.consumers.relay.support import (
     until,
 )
 from tests.support.kafka import consume
-from tests.support.webhook_receiver import Hang, Receiver, dead_url, running
+from tests.support.receivers import Hang, Receiver, dead_url, running
 
 pytestmark = pytest.mark.kafka
 FAST = RetryPolicy(initial=0.02, max_delay=0.1, max_attempts=3, max_age=30)

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from tests.consumers.relay.support import make_event, publish
-from tests.support.webhook_receiver import Receiver, running
+from tests.support.receivers import Receiver, running
 
 pytestmark = pytest.mark.kafka
 

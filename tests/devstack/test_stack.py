@@ -27,7 +27,7 @@ import httpx
 import pytest
 
 from devstack.ports import DevPorts, port_open
-from devstack.stack import DevStack, dev_processes
+from devstack.stack import DevStack, dev_processes, registry_snippet
 from tests.support.database import read_table
 from tests.support.kafka import consume
 from tests.support.processes import clean_env
@@ -217,3 +217,12 @@ def test_demo_image_writes_a_layout_skopeo_can_read(tmp_path: Path) -> None:
     )
     assert inspected.returncode == 0, inspected.stderr
     assert json.loads(inspected.stdout)["mediaType"] == "application/vnd.oci.image.manifest.v1+json"
+
+
+def test_dev_snippet_names_a_reachable_url() -> None:
+    local = DevStack("127.0.0.1:9092", "tok", "127.0.0.1", DevPorts(bridge=5080))
+    assert "url: http://127.0.0.1:5080/events" in registry_snippet(local)
+    assert "Authorization: [Bearer tok]" in registry_snippet(local)
+    wide = DevStack("127.0.0.1:9092", "tok", "0.0.0.0", DevPorts(bridge=5080))
+    assert wide.events_url == "http://127.0.0.1:5080/events"  # the local registry
+    assert f"url: http://{socket.gethostname()}:5080/events" in registry_snippet(wide)

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from bridge.spool.journal import Spool, SpoolBusy, SpoolError, SpoolFull
+from tests.support.paths import ROOT
 from tests.support.spooled import event_id, record, unacked
 
 
@@ -96,7 +97,7 @@ def test_sigkill_mid_stream_loses_no_returned_append(tmp_path: Path) -> None:
     writer = subprocess.Popen(
         [sys.executable, "-c", CRASHING_WRITER, str(tmp_path)],
         stdout=subprocess.PIPE,
-        cwd=Path(__file__).resolve().parents[1],
+        cwd=ROOT,
         text=True,
     )
     assert writer.stdout is not None

@@ -174,7 +174,7 @@ async def test_an_event_too_large_for_kafka_is_quarantined_not_spooled(
     """An authenticated sender's 1.5 MiB event is over what Kafka takes: with a spool on, it
     is quarantined up front (202, truncated to ``<prefix>.invalid``), never spooled, and the
     events after it flow. (A record the broker refuses for other reasons while draining is
-    set aside by the drainer: ``tests/test_drainer.py``.)"""
+    set aside by the drainer: ``tests/bridge/spool/test_drainer.py``.)"""
     base = bridge_settings(kafka_bootstrap, topic_prefix, max_body_bytes=4 * 1024 * 1024)
     async with running_bridge(spooled(base, tmp_path)) as bridge:
         await wait_kafka_ready(bridge)

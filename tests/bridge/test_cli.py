@@ -1,5 +1,5 @@
 """The ``registry-bridge`` command: configuration errors. ``dev`` (``make run``) is in
-``tests/test_devstack.py``."""
+``tests/devstack/test_stack.py``."""
 
 from __future__ import annotations
 

@@ -13,6 +13,7 @@ from bridge.spool.journal import SpoolSettings
 from common.environ import ConfigError, Environ
 from devstack.ports import DevPorts
 from devstack.stack import DevStack, dev_processes, dev_spool_dir
+from tests.support.paths import ROOT
 
 ANONYMOUS = {"REGBRIDGE_ALLOW_ANONYMOUS": "true", "REGBRIDGE_KAFKA_BOOTSTRAP_SERVERS": "k:9092"}
 
@@ -61,7 +62,7 @@ def test_make_run_spools_to_var_spool_unless_told_otherwise() -> None:
 
 
 def test_the_spool_variables_and_metrics_are_documented() -> None:
-    root = Path(__file__).resolve().parents[1]
+    root = ROOT
     section = (root / "docs" / "configuration.md").read_text().split("## Spool", 1)[1]
     source = (root / "bridge" / "spool" / "journal.py").read_text()
     names = set(re.findall(r'env\.\w+\(\s*"([A-Z_]+)"', source))
