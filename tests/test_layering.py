@@ -6,7 +6,9 @@
   ``common``;
 * ``bridge`` imports nothing from ``consumers``, and from ``devstack`` only in ``bridge.cli``
   (the ``dev`` and ``demo-image`` commands, inside the command functions);
-* ``devstack`` may import both sides.
+* ``devstack`` may import both sides;
+* every Kafka client is built by ``common.kafka.KafkaClients``: no other module calls
+  aiokafka's client constructors, so the TLS and SASL settings cannot be forgotten.
 
 Every ``import`` statement counts, those inside functions included.
 """
@@ -97,3 +99,37 @@ def test_the_contract_loads_without_the_http_stack_or_kafka() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "", f"the contract pulled in: {out.stdout.strip()}"
+
+
+KAFKA_CLIENTS = {"AIOKafkaProducer", "AIOKafkaConsumer", "AIOKafkaAdminClient"}
+FACTORY = ROOT / "common" / "kafka" / "clients.py"
+
+
+def kafka_client_constructions(path: Path) -> list[int]:
+    """Lines of ``path`` that call an aiokafka client constructor."""
+    lines = []
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Call):
+            func = node.func
+            name = (
+                func.id
+                if isinstance(func, ast.Name)
+                else func.attr
+                if isinstance(func, ast.Attribute)
+                else ""
+            )
+            if name in KAFKA_CLIENTS:
+                lines.append(node.lineno)
+    return lines
+
+
+def test_every_kafka_client_comes_from_the_factory() -> None:
+    found = [
+        f"{path.relative_to(ROOT)}:{line}"
+        for package in PACKAGES
+        for _, path in modules(package)
+        if path != FACTORY
+        for line in kafka_client_constructions(path)
+    ]
+    assert found == [], "build Kafka clients with common.kafka.KafkaClients"
+    assert kafka_client_constructions(FACTORY), "the factory itself is found by the check"

@@ -13,11 +13,10 @@ import pytest
 from common.contract import OutgoingRecord, TopicRouter, encode_event
 from common.environ import Environ
 from common.kafka import KafkaSecurity, KafkaSettings
-from consumers.relay.config import RelayConfig, Subscription
+from consumers.relay.config import Subscription
 from consumers.relay.retry import RetryPolicy
-from consumers.relay.settings import RelaySettings
 from consumers.settings import ConsumerSettings
-from tests.consumers.relay.support import make_event, relay_running, until
+from tests.consumers.relay.support import make_event, relay_running, relay_settings, until
 from tests.support.certs import Certificates, make_certificates
 from tests.support.consumers import running, wait_processed
 from tests.support.database import migrate_store
@@ -95,17 +94,7 @@ async def test_the_relay_and_its_dead_letters_go_through_tls(
         await create_topics(bootstrap, [router.handler_topic("push"), router.dlq_topic], security=security)
         await send_records(bootstrap, records(topic_prefix, "push"), security)
         sub = Subscription(name="tls", url=receiver.url, topics=("push",), retry=RetryPolicy(max_attempts=1))
-        settings = RelaySettings(
-            config=RelayConfig((sub,)),
-            config_path=Path("relay.yaml"),
-            kafka=KafkaSettings(bootstrap, security),
-            topic_prefix=topic_prefix,
-            group_prefix=f"{topic_prefix}.relay.{uuid.uuid4().hex[:6]}",
-            metrics_port=0,
-            session_timeout_ms=1000,
-            poll_timeout_ms=100,
-            auto_offset_reset="earliest",
-        )
+        settings = relay_settings(bootstrap, topic_prefix, sub, kafka=KafkaSettings(bootstrap, security))
         async with relay_running(settings):
             await receiver.wait_for(1)
             [letter] = await consume(bootstrap, [router.dlq_topic], expect=1, security=security)
