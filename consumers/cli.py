@@ -82,15 +82,6 @@ def _database_url() -> str:
     return env.text("DATABASE_URL", DEFAULT_DATABASE_URL)
 
 
-async def _upgrade(url: str) -> str | None:
-    engine = create_engine(url, writer=True)
-    try:
-        await migrate.upgrade(engine)
-        return await migrate.current_revision(engine)
-    finally:
-        await engine.dispose()
-
-
 async def _current(url: str) -> str | None:
     engine = create_engine(url)
     try:
@@ -102,7 +93,7 @@ async def _current(url: str) -> str | None:
 @db.command()
 def upgrade() -> None:
     """Migrate the store to the latest schema."""
-    revision = asyncio.run(_upgrade(_database_url()))
+    revision = asyncio.run(migrate.upgrade_url(_database_url()))
     click.echo(f"schema at revision {revision}")
 
 

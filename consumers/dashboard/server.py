@@ -20,14 +20,6 @@ from consumers.store.engine import create_engine, redacted
 log = logging.getLogger("consumers.dashboard")
 
 
-async def migrate_store(database_url: str) -> None:
-    engine = create_engine(database_url)
-    try:
-        await migrate.upgrade(engine)
-    finally:
-        await engine.dispose()
-
-
 class DashboardServer(uvicorn.Server):
     def handle_exit(self, sig: int, frame: FrameType | None) -> None:
         # Runs in the signal handler: only set flags. Unlike uvicorn's own, it does not
@@ -47,7 +39,7 @@ def uvicorn_server(settings: DashboardSettings) -> uvicorn.Server:
 async def serve(settings: DashboardSettings) -> None:
     """Run until SIGTERM or SIGINT."""
     if settings.migrate_on_start:
-        await migrate_store(settings.database_url)
+        await migrate.upgrade_url(settings.database_url)
     fields = {"url": settings.url, "database": redacted(settings.database_url)}
     log.info("dashboard serving", extra={"fields": fields})
     await uvicorn_server(settings).serve()

@@ -6,7 +6,6 @@ an advisory lock, and a start that loses a race on SQLite retries.
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 
 from alembic import command
@@ -17,8 +16,12 @@ from sqlalchemy import Connection, text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from common.retry import Backoff, retry
+from consumers.store.engine import create_engine
+
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 _PG_LOCK_KEY = 0x52424D47  # "RBMG": one advisory lock for every migrating process
+RACE_BACKOFF = Backoff(initial=0.2, maximum=1.0)  # another process migrating at the same moment
 _ATTEMPTS = 5
 
 
@@ -45,15 +48,22 @@ def _current(connection: Connection) -> str | None:
 
 async def upgrade(engine: AsyncEngine, revision: str = "head") -> None:
     """Bring the schema to ``revision``; retries when another process migrates at once."""
-    for attempt in range(1, _ATTEMPTS + 1):
-        try:
-            async with engine.begin() as connection:
-                await connection.run_sync(_upgrade, revision)
-            return
-        except DBAPIError:
-            if attempt == _ATTEMPTS:
-                raise
-            await asyncio.sleep(0.2 * attempt)
+
+    async def once() -> None:
+        async with engine.begin() as connection:
+            await connection.run_sync(_upgrade, revision)
+
+    await retry(once, RACE_BACKOFF, retry_on=lambda exc: isinstance(exc, DBAPIError), max_attempts=_ATTEMPTS)
+
+
+async def upgrade_url(database_url: str) -> str | None:
+    """Migrate the store at ``database_url`` with an engine of its own; the revision reached."""
+    engine = create_engine(database_url, writer=True)
+    try:
+        await upgrade(engine)
+        return await current_revision(engine)
+    finally:
+        await engine.dispose()
 
 
 async def current_revision(engine: AsyncEngine) -> str | None:

@@ -71,11 +71,7 @@ async def drop_database(admin_url: str, database_url: str) -> None:
 
 
 async def migrate_store(database_url: str) -> None:
-    engine = create_engine(database_url)
-    try:
-        await migrate.upgrade(engine)
-    finally:
-        await engine.dispose()
+    await migrate.upgrade_url(database_url)
 
 
 async def read_table(database_url: str, table: str, where: str = "") -> list[dict[str, Any]]:

@@ -9,8 +9,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from consumers.dashboard.server import migrate_store
 from tests.consumers.dashboard.server import dashboard_server
+from tests.support.database import migrate_store
 
 NOW = datetime(2026, 11, 29, 2, 10, tzinfo=UTC)
 LISTS = (

@@ -11,12 +11,12 @@ from typing import Any
 import pytest
 from playwright.async_api import Page, ViewportSize
 
-from consumers.dashboard.server import migrate_store
 from tests.consumers.conftest import MakeSettings
 from tests.consumers.dashboard import session_facts as facts
 from tests.consumers.dashboard.browser import chromium
 from tests.consumers.dashboard.pipeline import populate_store
 from tests.consumers.dashboard.server import dashboard_server
+from tests.support.database import migrate_store
 
 NOW = datetime(2026, 11, 29, 2, 10, tzinfo=UTC)
 VIEWPORT: ViewportSize = {"width": 1400, "height": 1000}
