@@ -2,6 +2,8 @@
 
     ConsumerError
     ├── Interrupted     a stop was requested while retrying; nothing is committed
+    ├── StartupFailed   a resource the process needs cannot be had (its metrics port is
+    │                   taken): one error line, exit 1
     └── StoreError      the store cannot be opened or migrated (exit at start-up)
 
 Everything else raised while storing a batch is classified by :func:`is_transient`:
@@ -26,6 +28,10 @@ class ConsumerError(Exception):
 
 class Interrupted(ConsumerError):
     """A stop was requested while a batch was being retried; it will be redelivered."""
+
+
+class StartupFailed(ConsumerError):
+    """The process cannot start: the message says what to fix."""
 
 
 class StoreError(ConsumerError):

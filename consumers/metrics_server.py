@@ -81,9 +81,11 @@ class MetricsServer:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind((self._host, self._port))
-        except OSError:
+        except OSError as exc:
             sock.close()
-            raise
+            raise OSError(
+                exc.errno, f"cannot serve /metrics on {self._host}:{self._port}: {exc.strerror}"
+            ) from None
         self._socket = sock
         config = uvicorn.Config(
             self._app, lifespan="off", log_config=None, access_log=False, server_header=False

@@ -16,7 +16,7 @@ from typing import Any
 
 from common.kafka import KafkaClients
 from consumers.deadletter import DeadLetterPublisher
-from consumers.errors import Interrupted
+from consumers.errors import Interrupted, StartupFailed
 from consumers.handlers import HANDLERS
 from consumers.handlers.base import Handler
 from consumers.metrics import ConsumerMetrics
@@ -114,6 +114,9 @@ class ConsumerProcess:
             await self._serve()
         except Interrupted:
             log.info("stopped during start-up")
+        except StartupFailed as exc:
+            log.error("could not start", extra={"fields": {"handler": self.handler.name, "error": str(exc)}})
+            raise
         except Exception:
             log.exception(
                 "stopped by an unexpected error (a bug?); nothing of the failing batch was committed",
@@ -128,7 +131,10 @@ class ConsumerProcess:
 
     async def _serve(self) -> None:
         if self.settings.metrics_port:
-            await self.server.start()
+            try:
+                await self.server.start()
+            except OSError as exc:  # REGBRIDGE_METRICS_PORT taken: say so, no traceback
+                raise StartupFailed(str(exc)) from None
             log.info("metrics", extra={"fields": {"port": self.server.port}})
         try:
             await self.retrying("dead-letter producer start", self.producer.start)

@@ -4,6 +4,8 @@ metrics server, and the layering rule (consumers never load the HTTP stack)."""
 from __future__ import annotations
 
 import asyncio
+import json
+import socket
 import subprocess
 import sys
 from datetime import datetime
@@ -20,6 +22,7 @@ from consumers.metrics_server import MetricsServer
 from consumers.store import migrate
 from consumers.store.engine import create_engine
 from consumers.store.tables import metadata, pushes, repositories
+from tests.support.processes import clean_env
 
 
 def test_a_bad_variable_exits_with_status_2() -> None:
@@ -124,3 +127,23 @@ def test_consumers_do_not_load_the_dashboards_web_framework() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == ""
+
+
+def test_a_taken_metrics_port_is_one_error_line_and_exit_1(tmp_path: Path) -> None:
+    with socket.socket() as squatter:
+        squatter.bind(("127.0.0.1", 0))
+        squatter.listen()
+        port = squatter.getsockname()[1]
+        env = clean_env(
+            REGBRIDGE_KAFKA_BOOTSTRAP_SERVERS="127.0.0.1:9",
+            REGBRIDGE_DATABASE_URL=f"sqlite:///{tmp_path / 'store.db'}",
+            REGBRIDGE_METRICS_PORT=str(port),
+            REGBRIDGE_LOG_FORMAT="json",
+        )
+        argv = [sys.executable, "-m", "consumers", "run", "pull"]
+        result = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 1, result.stdout + result.stderr
+    errors = [json.loads(line) for line in result.stdout.splitlines() if '"level":"error"' in line]
+    assert [e["msg"] for e in errors] == ["could not start"]
+    assert f"cannot serve /metrics on 127.0.0.1:{port}" in errors[0]["error"]
+    assert "Traceback" not in result.stdout + result.stderr
