@@ -15,6 +15,8 @@ from typing import Any
 
 import orjson
 
+from common.contract.sources import DISTRIBUTION
+
 KNOWN_ACTIONS = ("push", "pull", "mount", "delete")
 MANIFEST_HINTS = ("manifest", "image.index")
 BLOB_MEDIA_TYPE = "application/octet-stream"
@@ -57,6 +59,8 @@ class Event:
     """One registry event, normalised (empty strings and 0 read as absent).
 
     ``raw`` is the event object exactly as decoded, unknown fields included.
+    ``source_kind`` is ``source.kind`` (:data:`~common.contract.sources.DISTRIBUTION` when
+    absent) and ``source_type`` ``source.type``, the sender's own CloudEvents type.
     """
 
     id: str
@@ -76,6 +80,8 @@ class Event:
     request_id: str | None = None
     source_addr: str | None = None
     instance_id: str | None = None
+    source_kind: str = DISTRIBUTION
+    source_type: str | None = None
 
     @classmethod
     def from_raw(cls, raw: Any) -> Event:
@@ -110,11 +116,16 @@ class Event:
             request_id=_text(request.get("id")),
             source_addr=_text(source.get("addr")),
             instance_id=_text(source.get("instanceID")),
+            source_kind=_text(source.get("kind")) or DISTRIBUTION,
+            source_type=_text(source.get("type")),
         )
 
     @property
     def is_manifest(self) -> bool:
-        """True for manifest, OCI index and manifest-list events (not blobs)."""
+        """True for manifest, OCI index and manifest-list events (not blobs). Every sender
+        but distribution reports artifacts only, never blobs, often without a media type."""
+        if self.source_kind != DISTRIBUTION:
+            return True
         media_type = self.media_type or ""
         return any(hint in media_type for hint in MANIFEST_HINTS)
 
