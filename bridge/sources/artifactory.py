@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from bridge.sources.auth import MISSING, WRONG, signed
+from bridge.sources.auth import MISSING, WRONG, known, signed_by
 from bridge.sources.model import Credentials, Normalised, Source, SourceRequest, Unusable, ignore
 from bridge.sources.shape import (
     count,
@@ -27,7 +27,6 @@ from bridge.sources.shape import (
     tag_of,
     text,
 )
-from common.tokens import same_secret
 
 KIND = "artifactory"
 ACTIONS = {"pushed": "push", "deleted": "delete", "promoted": "promote"}
@@ -37,13 +36,12 @@ def authenticate(request: SourceRequest, credentials: Credentials) -> str | None
     presented = request.header("x-jfrog-event-auth")
     if presented is None:
         return MISSING
-    secret, body = credentials.secret, request.body
     algorithm, _, value = presented.rpartition("=")
-    plain = same_secret(presented, secret)
+    plain = known(presented, credentials)
     if algorithm.lower() in ("sha1", "sha256"):
-        hashed = signed(value, secret, body, algorithm.lower())
+        hashed = signed_by(value, credentials, request.body, algorithm.lower())
     else:
-        hashed = signed(presented, secret, body, "sha256")
+        hashed = signed_by(presented, credentials, request.body, "sha256")
     return None if plain or hashed else WRONG
 
 

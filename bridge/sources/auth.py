@@ -32,12 +32,28 @@ def basic_credentials(authorization: str | None) -> str | None:
         return None
 
 
+def known(presented: str | bytes | None, credentials: Credentials) -> bool:
+    """``presented`` is one of the secrets (each compared, whatever matched first)."""
+    matched = False
+    for secret in credentials.secrets:
+        matched |= same_secret(presented, secret)
+    return matched
+
+
+def signed_by(presented: str | None, credentials: Credentials, body: bytes, algorithm: str) -> bool:
+    """``presented`` is the hex HMAC of ``body`` under one of the secrets."""
+    matched = False
+    for secret in credentials.secrets:
+        matched |= signed(presented, secret, body, algorithm)
+    return matched
+
+
 def static_header(request: SourceRequest, credentials: Credentials) -> str | None:
     """The configured header (``Authorization`` unless set) carries exactly the secret."""
     presented = request.header(credentials.header)
     if presented is None:
         return MISSING
-    return None if same_secret(presented, credentials.secret) else WRONG
+    return None if known(presented, credentials) else WRONG
 
 
 def basic_or_bearer(request: SourceRequest, credentials: Credentials) -> str | None:
@@ -46,14 +62,14 @@ def basic_or_bearer(request: SourceRequest, credentials: Credentials) -> str | N
     if authorization is None:
         return MISSING
     presented = basic_credentials(authorization) or bearer_token(authorization)
-    return None if same_secret(presented, credentials.secret) else WRONG
+    return None if known(presented, credentials) else WRONG
 
 
 def url_secret(request: SourceRequest, credentials: Credentials) -> str | None:
     """The last path segment of ``/sources/<kind>/events/<secret>`` is the secret."""
     if request.url_secret is None:
         return "missing secret in the URL (/sources/<kind>/events/<secret>)"
-    return None if same_secret(request.url_secret, credentials.secret) else WRONG
+    return None if known(request.url_secret, credentials) else WRONG
 
 
 def hmac_hex(secret: str, body: bytes, algorithm: str) -> str:

@@ -16,11 +16,11 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 
-from bridge.sources.auth import MISSING, WRONG, basic_credentials
+from bridge.sources.auth import MISSING, WRONG, basic_credentials, known
 from bridge.sources.model import Credentials, Normalised, Source, SourceRequest, Unusable, ignore
 from bridge.sources.shape import digest_of, event_object, json_body, section, synthetic_id, tag_of, text
 from bridge.sources.times import rfc3339
-from common.tokens import bearer_token, same_secret
+from common.tokens import bearer_token
 
 KIND = "ecr"
 DETAIL_TYPE = "ECR Image Action"
@@ -35,7 +35,7 @@ def authenticate(request: SourceRequest, credentials: Credentials) -> str | None
     if authorization is None and key is None:
         return MISSING
     presented = [key, basic_credentials(authorization), bearer_token(authorization)]
-    matched = [same_secret(value, credentials.secret) for value in presented]
+    matched = [known(value, credentials) for value in presented]
     return None if any(matched) else WRONG
 
 

@@ -62,7 +62,7 @@ class SourcesState:
                 jwks, audience = settings.gar_jwks_file, settings.gar_audience
                 verifier = PushTokenVerifier(jwks, audience, settings.gar_emails)
             credentials = Credentials(
-                secret=settings.secrets.get(kind, ""),
+                secrets=settings.secrets.get(kind, ()),
                 header=headers.get(kind, "authorization"),
                 max_age=settings.max_age,
                 verifier=verifier,

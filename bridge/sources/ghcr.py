@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from bridge.sources.auth import MISSING, WRONG_SIGNATURE, signed
+from bridge.sources.auth import MISSING, WRONG_SIGNATURE, signed_by
 from bridge.sources.model import Credentials, Normalised, Source, SourceRequest, Unusable, ignore
 from bridge.sources.shape import (
     count,
@@ -45,7 +45,7 @@ def authenticate(request: SourceRequest, credentials: Credentials) -> str | None
         if presented is not None:
             if not presented.lower().startswith(prefix):
                 return WRONG_SIGNATURE
-            ok = signed(presented[len(prefix) :], credentials.secret, request.body, algorithm)
+            ok = signed_by(presented[len(prefix) :], credentials, request.body, algorithm)
             return None if ok else WRONG_SIGNATURE
     return MISSING
 

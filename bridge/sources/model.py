@@ -57,9 +57,10 @@ class SourceRequest:
 class Credentials:
     """What one enabled kind is checked against (from :class:`SourceSettings`)."""
 
-    secret: str = field(default="", repr=False)
+    secrets: tuple[str, ...] = field(default=(), repr=False)
+    """The secret, then the previous one while a rotation is under way."""
     header: str = "authorization"
-    max_age: float = 300.0
+    max_age: float = 0.0
     verifier: PushTokenVerifier | None = None
 
 

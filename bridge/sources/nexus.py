@@ -6,8 +6,9 @@ Body: ``{"timestamp": "…+0000", "nodeId", "initiator": "user/ip", "repositoryN
 "team/app", "version": "1.4.2"}}``: the tag, no digest. The id is
 ``X-Nexus-Webhook-Delivery``. Nexus sends once and never retries. Asset, audit and
 non-docker events are ignored. Authentication: ``X-Nexus-Webhook-Signature``, the hex
-HMAC-SHA1 of the body; the signed ``timestamp`` must be within
-``REGBRIDGE_SOURCE_MAX_AGE_SECONDS`` of now, so a captured request cannot be replayed later.
+HMAC-SHA1 of the body; with ``REGBRIDGE_SOURCE_MAX_AGE_SECONDS`` set, the signed
+``timestamp`` must also be that recent, so a captured request cannot be replayed later (off
+by default: Nexus never retries, so a skewed clock would lose events).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from datetime import datetime
 
 import orjson
 
-from bridge.sources.auth import MISSING, WRONG_SIGNATURE, signed
+from bridge.sources.auth import MISSING, WRONG_SIGNATURE, signed_by
 from bridge.sources.model import Credentials, Normalised, Source, SourceRequest, Unusable, ignore
 from bridge.sources.shape import event_object, json_body, section, synthetic_id, tag_of, text
 from bridge.sources.times import rfc3339
@@ -31,7 +32,7 @@ def authenticate(request: SourceRequest, credentials: Credentials) -> str | None
     presented = request.header("x-nexus-webhook-signature")
     if presented is None:
         return MISSING
-    if not signed(presented, credentials.secret, request.body, "sha1"):
+    if not signed_by(presented, credentials, request.body, "sha1"):
         return WRONG_SIGNATURE
     return _fresh(request, credentials.max_age)
 

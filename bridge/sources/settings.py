@@ -27,14 +27,15 @@ class SourceSettings:
     """Which kinds are enabled and what each is checked against."""
 
     kinds: tuple[str, ...] = ()
-    secrets: Mapping[str, str] = field(default_factory=dict, repr=False)
+    secrets: Mapping[str, tuple[str, ...]] = field(default_factory=dict, repr=False)
+    """kind → (the secret, the previous one while rotating, when set)."""
     acr_header: str = "authorization"
     ecr_header: str = "x-api-key"
     gar_jwks_file: Path | None = None
     gar_audience: str = ""
     gar_emails: tuple[str, ...] = ()
     id_window: int = 300
-    max_age: float = 300.0
+    max_age: float = 0.0
 
     @classmethod
     def from_environ(cls, env: Environ) -> SourceSettings:
@@ -46,25 +47,25 @@ class SourceSettings:
             )
         settings = cls(
             kinds=kinds,
-            secrets={kind: env.secret(secret_variable(kind)) for kind in kinds if kind != "gar"},
+            secrets={kind: _secrets(env, kind) for kind in kinds if kind != "gar"},
             acr_header=_header(env, "SOURCE_ACR_HEADER", "authorization"),
             ecr_header=_header(env, "SOURCE_ECR_HEADER", "x-api-key"),
             gar_jwks_file=env.path("SOURCE_GAR_JWKS_FILE"),
             gar_audience=env.text("SOURCE_GAR_AUDIENCE"),
             gar_emails=env.items("SOURCE_GAR_EMAILS"),
             id_window=env.integer("SOURCE_ID_WINDOW_SECONDS", 300, minimum=1),
-            max_age=env.number("SOURCE_MAX_AGE_SECONDS", 300.0, minimum=0.0),
+            max_age=env.number("SOURCE_MAX_AGE_SECONDS", 0.0, minimum=0.0),
         )
         settings.check()
         return settings
 
     def check(self) -> None:
         """Every enabled kind has what it is checked against; raises :class:`ConfigError`."""
-        for kind, secret in self.secrets.items():
+        for kind, secrets in self.secrets.items():
             name = PREFIX + secret_variable(kind)
-            if not secret:
+            if not secrets or not secrets[0]:
                 raise ConfigError(f"{name} (or {name}_FILE) is required when {kind} is in {PREFIX}SOURCES")
-            if kind in URL_SECRET_KINDS and not _URL_SAFE.match(secret):
+            if kind in URL_SECRET_KINDS and not all(_URL_SAFE.match(secret) for secret in secrets):
                 raise ConfigError(
                     f"{name} goes in the webhook URL: use at least 16 characters of A-Z, a-z, 0-9, '.', "
                     "'_', '~', '-'"
@@ -83,6 +84,13 @@ class SourceSettings:
             read_jwks(self.gar_jwks_file)
         except JwksError as exc:
             raise ConfigError(f"{PREFIX}SOURCE_GAR_JWKS_FILE: {exc}") from None
+
+
+def _secrets(env: Environ, kind: str) -> tuple[str, ...]:
+    """``SOURCE_<KIND>_SECRET``, then ``SOURCE_<KIND>_SECRET_PREVIOUS`` when set."""
+    name = secret_variable(kind)
+    current, previous = env.secret(name), env.secret(name + "_PREVIOUS")
+    return (current, previous) if previous else (current,)
 
 
 def _header(env: Environ, name: str, default: str) -> str:
