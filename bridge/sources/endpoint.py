@@ -153,6 +153,7 @@ def normalised(request: SourceRequest, source: Source, state: SourcesState) -> N
     except Unusable as exc:
         return str(exc)
     except Exception as exc:  # a bug must not cost the event: keep the payload, say so loudly
+        state.metrics.normaliser_errors.labels(request.kind).inc()
         log.exception("normaliser failed", extra={"fields": {"kind": request.kind}})
         return f"the {request.kind} normaliser failed: {type(exc).__name__}"
 

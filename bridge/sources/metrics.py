@@ -33,6 +33,12 @@ class SourceMetrics:
             ["kind"],
             registry=registry,
         )
+        self.normaliser_errors = Counter(
+            "regbridge_source_normaliser_errors",
+            "Payloads a normaliser failed on (a bug: quarantined, the traceback logged), by kind",
+            ["kind"],
+            registry=registry,
+        )
         self.quarantined = Counter(
             "regbridge_source_quarantined",
             "Payloads that could not be normalised (202, <prefix>.invalid), by kind",
