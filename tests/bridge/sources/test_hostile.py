@@ -114,14 +114,19 @@ async def test_hostile_payloads_over_http_never_get_a_5xx(
     kafka_bootstrap: str, topic_prefix: str, tmp_path: Path
 ) -> None:
     tokens = PushTokens(tmp_path)
-    answers: list[tuple[str, int]] = []
+    unclear: list[tuple[str, int]] = []
+    answered = 0
     settings_ = bridge_settings(kafka_bootstrap, topic_prefix, sources=source_settings(tokens))
     async with running_bridge(settings_) as bridge:
         for item, body in hostile_requests(HTTP_EXAMPLES):
             headers = signed_headers(item, body, tokens)
             response = await bridge.client.post(item.path(), content=body, headers=headers)
-            answers.append((item.source, response.status_code))
+            # the validation handshake carries no credentials: unless it still is one, 401
+            allowed = {200, 202, 401} if item.event == "subscription_validation" else {200, 202}
+            if response.status_code not in allowed:
+                unclear.append((item.name, response.status_code))
+            answered += 1
         assert await bridge.metric("regbridge_source_normaliser_errors_total") == 0
         assert (await bridge.client.get("/healthz")).status_code == 200
-    assert len(answers) == HTTP_EXAMPLES
-    assert all(status in (200, 202) for _, status in answers), sorted(set(answers))
+    assert answered == HTTP_EXAMPLES
+    assert unclear == []
