@@ -8,13 +8,16 @@ kind, because several senders' samples share repository names."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from common.contract import SOURCES, TopicRouter, decode_event
 from tests.consumers.conftest import MakeSettings
+from tests.consumers.dashboard.server import dashboard_server
 from tests.support.bridge import bridge_settings, running_bridge
 from tests.support.consumers import running, wait_processed
 from tests.support.database import read_table
@@ -118,6 +121,7 @@ async def test_samples_become_the_expected_inventory_and_audit_rows(
     pushed = {e["repository"] for e in expected_events(kind) if e["action"] == "push"}
     repositories = await read_table(store_url, "repositories")
     assert {(r["name"], r["source"]) for r in repositories} == {(name, kind) for name in pushed}
+    await check_dashboard(store_url, kind, pushed)
     assert await read_table(store_url, "repository_blobs") == []  # other registries report no blobs
     audit = await read_table(store_url, "audit_log")
     deletes = [e for e in expected_events(kind) if e["action"] == "delete"]
@@ -132,3 +136,19 @@ async def test_samples_become_the_expected_inventory_and_audit_rows(
     assert {(r["repository"], r["reference"]) for r in pull_rows} == {
         (e["repository"], e["tag"] or e["digest"]) for e in pulls
     }
+
+
+async def check_dashboard(store_url: str, kind: str, repositories: set[str]) -> None:
+    """The API says which facts the kind reports, and shows its pulls only where they exist."""
+    async with (
+        dashboard_server(store_url, datetime.now(UTC)) as base,
+        httpx.AsyncClient(base_url=base) as client,
+    ):
+        items = {item["kind"]: item for item in (await client.get("/api/v1/sources")).json()["items"]}
+        assert items[kind]["repositories"] == len(repositories)
+        assert items[kind]["pulls"] == SOURCES[kind].pulls
+        assert items["distribution"]["pulls"] and items["harbor"]["pulls"] and not items["quay"]["pulls"]
+        listed = (await client.get("/api/v1/repositories")).json()["items"]
+        assert {(r["name"], r["source"], r["pulls_reported"]) for r in listed} == {
+            (name, kind, SOURCES[kind].pulls) for name in repositories
+        }
