@@ -113,3 +113,11 @@ def test_every_source_variable_is_documented() -> None:
         "regbridge_source_quarantined",
     ):
         assert metric in text
+
+
+def test_sources_doc_covers_every_kind() -> None:
+    text = (ROOT / "docs" / "sources.md").read_text()
+    for kind in SOURCE_KINDS:
+        path = f"/sources/{kind}/events"
+        assert f"`{kind}`" in text and path in text, kind
+    assert "../shared" not in text
