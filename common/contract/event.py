@@ -59,8 +59,8 @@ class Event:
     """One registry event, normalised (empty strings and 0 read as absent).
 
     ``raw`` is the event object exactly as decoded, unknown fields included.
-    ``source_kind`` is ``source.kind`` (:data:`~common.contract.sources.DISTRIBUTION` when
-    absent) and ``source_type`` ``source.type``, the sender's own CloudEvents type.
+    :attr:`source_kind` and :attr:`source_type` are read from it when asked for (the
+    distribution hot path never pays for them).
     """
 
     id: str
@@ -80,8 +80,6 @@ class Event:
     request_id: str | None = None
     source_addr: str | None = None
     instance_id: str | None = None
-    source_kind: str = DISTRIBUTION
-    source_type: str | None = None
 
     @classmethod
     def from_raw(cls, raw: Any) -> Event:
@@ -116,9 +114,20 @@ class Event:
             request_id=_text(request.get("id")),
             source_addr=_text(source.get("addr")),
             instance_id=_text(source.get("instanceID")),
-            source_kind=_text(source.get("kind")) or DISTRIBUTION,
-            source_type=_text(source.get("type")),
         )
+
+    @property
+    def source_kind(self) -> str:
+        """``source.kind``: the registry kind (:data:`~common.contract.sources.DISTRIBUTION`
+        when absent, as in every event of ``POST /events``)."""
+        source = self.raw.get("source")
+        kind = source.get("kind") if isinstance(source, dict) else None  # decoded JSON: a dict
+        return kind if isinstance(kind, str) and kind else DISTRIBUTION
+
+    @property
+    def source_type(self) -> str | None:
+        """``source.type``: the sender's own CloudEvents type, when it has one."""
+        return _text(_section(self.raw, "source").get("type"))
 
     @property
     def is_manifest(self) -> bool:

@@ -45,9 +45,8 @@ def ce_source_for(event: Event) -> str:
     else ``/registry-kafka-bridge/sources/<kind>`` for another registry, else the fallback."""
     if event.source_addr:
         return f"//{event.source_addr}"
-    if event.source_kind != DISTRIBUTION:
-        return CE_SOURCE_KIND_PREFIX + event.source_kind
-    return CE_SOURCE_FALLBACK
+    kind = event.source_kind
+    return CE_SOURCE_FALLBACK if kind == DISTRIBUTION else CE_SOURCE_KIND_PREFIX + kind
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,10 +79,12 @@ def event_headers(event: Event) -> Headers:
     ]
     if event.timestamp:
         headers.append(("ce_time", event.timestamp.encode()))
-    if event.source_kind != DISTRIBUTION:
-        headers.append(("source-kind", event.source_kind.encode()))
-        if event.source_type:
-            headers.append(("ce_sourcetype", event.source_type.encode()))
+    kind = event.source_kind
+    if kind != DISTRIBUTION:
+        headers.append(("source-kind", kind.encode()))
+        source_type = event.source_type
+        if source_type:
+            headers.append(("ce_sourcetype", source_type.encode()))
     return headers
 
 
