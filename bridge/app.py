@@ -1,8 +1,9 @@
 """The Starlette app: ``create_app(settings)``. The lifespan makes the Kafka publisher,
 the spool and its drainer (when ``REGBRIDGE_SPOOL_DIR`` is set), the dedupe window, the
 metrics and the receiver, and hands them to the endpoints through
-``request.state.bridge``; on shutdown it stops the drainer, then flushes and stops the
-producer within what is left of the grace period."""
+``request.state.bridge`` (the other registries' senders: ``request.state.sources``); on
+shutdown it stops the drainer, then flushes and stops the producer within what is left of
+the grace period."""
 
 from __future__ import annotations
 
@@ -22,6 +23,8 @@ from bridge.metrics import BridgeMetrics
 from bridge.publisher import KafkaPublisher, Publisher
 from bridge.receiver import Receiver
 from bridge.settings import BridgeSettings
+from bridge.sources import ROUTES as SOURCE_ROUTES
+from bridge.sources import SourceMetrics, SourcesState
 from bridge.spool import SpoolGate, spooling
 from common.kafka import KafkaClients
 from common.tokens import TokenCheck
@@ -30,6 +33,7 @@ log = logging.getLogger("bridge.app")
 
 ROUTES = [
     Route("/events", EventsEndpoint(), methods=["POST"]),
+    *SOURCE_ROUTES,
     Route("/healthz", healthz, methods=["GET"]),
     Route("/readyz", readyz, methods=["GET"]),
     Route("/metrics", metrics, methods=["GET"]),
@@ -86,12 +90,14 @@ def create_app(
     shared = lifecycle if lifecycle is not None else Lifecycle(settings.grace_period)
 
     @asynccontextmanager
-    async def lifespan(app: Starlette) -> AsyncIterator[dict[str, BridgeState]]:
+    async def lifespan(app: Starlette) -> AsyncIterator[dict[str, BridgeState | SourcesState]]:
         publisher = publisher_factory(settings)
         await publisher.start()
         try:
             async with spooling(settings.spool, publisher) as spool:
-                yield {"bridge": build_state(settings, publisher, shared, spool)}
+                state = build_state(settings, publisher, shared, spool)
+                sources = SourcesState.build(settings.sources, SourceMetrics(state.metrics.registry))
+                yield {"bridge": state, "sources": sources}
         finally:
             await publisher.stop(max(shared.remaining(), 1.0))
             log.info("Kafka producer stopped")

@@ -131,19 +131,44 @@ class Receiver:
             outcome.status, outcome.error = 503, str(exc)
             raise NotAcknowledged(str(exc), outcome) from exc
 
+    async def receive_events(self, raw_events: list[Any], source: str = "") -> Outcome:
+        """Event objects already parsed (another registry's payload, normalised); like
+        :meth:`receive` from there on."""
+        outcome = Outcome()
+        try:
+            await self._deliver(self._plan(raw_events, outcome, source), outcome)
+        except PublishFailed as exc:
+            outcome.status, outcome.error = 503, str(exc)
+            raise NotAcknowledged(str(exc), outcome) from exc
+        if outcome.quarantined:
+            outcome.status = 202
+        return outcome
+
+    async def quarantine(self, body: bytes, reason: str, source: str = "") -> Outcome:
+        """``body`` to ``<prefix>.invalid`` with ``reason`` (202 once acknowledged)."""
+        outcome = Outcome()
+        try:
+            return await self._quarantine_body(body, reason, source, outcome)
+        except PublishFailed as exc:
+            outcome.status, outcome.error = 503, str(exc)
+            raise NotAcknowledged(str(exc), outcome) from exc
+
     async def _receive(self, body: bytes, source: str, outcome: Outcome) -> Outcome:
         try:
             raw_events = parse_envelope(body, self.max_events)
         except InvalidEnvelope as exc:
-            record = encode_quarantine(body, str(exc), self.router, source)
-            await self._deliver(_Plan(sends=[(None, record)]), outcome)
-            self.metrics.quarantined.labels("envelope").inc()
-            outcome.status, outcome.error, outcome.quarantined = 202, str(exc), 1
-            return outcome
+            return await self._quarantine_body(body, str(exc), source, outcome)
         plan = self._plan(raw_events, outcome, source)
         await self._deliver(plan, outcome)
         if outcome.quarantined:
             outcome.status = 202
+        return outcome
+
+    async def _quarantine_body(self, body: bytes, reason: str, source: str, outcome: Outcome) -> Outcome:
+        record = encode_quarantine(body, reason, self.router, source)
+        await self._deliver(_Plan(sends=[(None, record)]), outcome)
+        self.metrics.quarantined.labels("envelope").inc()
+        outcome.status, outcome.error, outcome.quarantined = 202, reason, 1
         return outcome
 
     def _plan(self, raw_events: list[Any], outcome: Outcome, source: str) -> _Plan:

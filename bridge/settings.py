@@ -7,6 +7,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from bridge.sources.settings import SourceSettings
 from bridge.spool import SpoolSettings
 from common.contract import DEFAULT_MAX_EVENTS, DEFAULT_PREFIX, DEFAULT_ROUTES, TopicRouter
 from common.environ import PREFIX, ConfigError, Environ
@@ -48,6 +49,7 @@ class BridgeSettings:
     log: LogSettings = field(default_factory=LogSettings)
     spool: SpoolSettings = field(default_factory=SpoolSettings)  # off unless REGBRIDGE_SPOOL_DIR is set
     tls: ReceiverTLS = field(default_factory=ReceiverTLS)
+    sources: SourceSettings = field(default_factory=SourceSettings)  # none unless REGBRIDGE_SOURCES is set
 
     @classmethod
     def from_environ(cls, env: Environ) -> BridgeSettings:
@@ -76,6 +78,7 @@ class BridgeSettings:
             log=LogSettings.from_environ(env),
             spool=SpoolSettings.from_environ(env),
             tls=ReceiverTLS.from_environ(env),
+            sources=SourceSettings.from_environ(env),
         )
         settings.check()
         return settings

@@ -1,4 +1,5 @@
-"""Bearer-token check for ``POST /events``, in constant time against every token.
+"""Bearer-token check for ``POST /events``, in constant time against every token, and
+:func:`same_secret`, the one constant-time comparison of any other presented secret.
 
 ``REGBRIDGE_AUTH_TOKENS`` holds several tokens so that they can rotate: add the new one,
 switch the registry over, then drop the old one.
@@ -43,6 +44,16 @@ class TokenCheck:
 
 def _digest(token: bytes) -> bytes:
     return hashlib.sha256(token).digest()
+
+
+def same_secret(presented: str | bytes | None, expected: str | bytes) -> bool:
+    """Whether ``presented`` equals ``expected``, in constant time and without telling the
+    length (both are compared as SHA-256 digests). None or empty never matches."""
+    if not presented or not expected:
+        return False
+    given = presented.encode() if isinstance(presented, str) else presented
+    wanted = expected.encode() if isinstance(expected, str) else expected
+    return hmac.compare_digest(_digest(given), _digest(wanted))
 
 
 def bearer_token(authorization: str | None) -> bytes | None:

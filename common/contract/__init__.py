@@ -17,7 +17,8 @@ Record layout (see ``docs/events.md``):
 * value: the event object as the registry sent it, compact JSON, unknown fields kept
 * headers: ``event-id``, ``action``, ``repository``, ``content-type`` and the
   CloudEvents Kafka binary-mode headers ``ce_specversion``, ``ce_id``, ``ce_source``,
-  ``ce_type``, ``ce_time``, ``ce_subject``.
+  ``ce_type``, ``ce_time``, ``ce_subject``; from another registry also ``source-kind``
+  and ``ce_sourcetype`` (see :mod:`common.contract.sources`).
 """
 
 from common.contract.event import (
@@ -34,6 +35,7 @@ from common.contract.event import (
 )
 from common.contract.records import (
     CE_SOURCE_FALLBACK,
+    CE_SOURCE_KIND_PREFIX,
     CE_SPECVERSION,
     CE_TYPE_PREFIX,
     CONTENT_TYPE,
@@ -57,23 +59,29 @@ from common.contract.routing import (
     TOPIC_HANDLERS,
     TopicRouter,
 )
+from common.contract.sources import DISTRIBUTION, FIELDS, SOURCE_KINDS, SOURCES, SourceFacts
 
 __all__ = [
     "BLOB_MEDIA_TYPE",
     "CE_SOURCE_FALLBACK",
+    "CE_SOURCE_KIND_PREFIX",
     "CE_SPECVERSION",
     "CE_TYPE_PREFIX",
     "CONTENT_TYPE",
     "DEFAULT_MAX_EVENTS",
     "DEFAULT_PREFIX",
     "DEFAULT_ROUTES",
+    "DISTRIBUTION",
     "DLQ_SUFFIX",
     "ENCODABLE_DEPTH",
+    "FIELDS",
     "INVALID_SUFFIX",
     "KNOWN_ACTIONS",
     "MANIFEST_HINTS",
     "MAX_RECORD_BYTES",
     "OTHER",
+    "SOURCES",
+    "SOURCE_KINDS",
     "TOPIC_HANDLERS",
     "ContractError",
     "Event",
@@ -81,6 +89,7 @@ __all__ = [
     "InvalidEnvelope",
     "InvalidEvent",
     "OutgoingRecord",
+    "SourceFacts",
     "TopicRouter",
     "ce_source_for",
     "ce_type_for",

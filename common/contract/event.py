@@ -15,6 +15,8 @@ from typing import Any
 
 import orjson
 
+from common.contract.sources import DISTRIBUTION
+
 KNOWN_ACTIONS = ("push", "pull", "mount", "delete")
 MANIFEST_HINTS = ("manifest", "image.index")
 BLOB_MEDIA_TYPE = "application/octet-stream"
@@ -57,6 +59,8 @@ class Event:
     """One registry event, normalised (empty strings and 0 read as absent).
 
     ``raw`` is the event object exactly as decoded, unknown fields included.
+    :attr:`source_kind` and :attr:`source_type` are read from it when asked for (the
+    distribution hot path never pays for them).
     """
 
     id: str
@@ -113,8 +117,24 @@ class Event:
         )
 
     @property
+    def source_kind(self) -> str:
+        """``source.kind``: the registry kind (:data:`~common.contract.sources.DISTRIBUTION`
+        when absent, as in every event of ``POST /events``)."""
+        source = self.raw.get("source")
+        kind = source.get("kind") if isinstance(source, dict) else None  # decoded JSON: a dict
+        return kind if isinstance(kind, str) and kind else DISTRIBUTION
+
+    @property
+    def source_type(self) -> str | None:
+        """``source.type``: the sender's own CloudEvents type, when it has one."""
+        return _text(_section(self.raw, "source").get("type"))
+
+    @property
     def is_manifest(self) -> bool:
-        """True for manifest, OCI index and manifest-list events (not blobs)."""
+        """True for manifest, OCI index and manifest-list events (not blobs). Every sender
+        but distribution reports artifacts only, never blobs, often without a media type."""
+        if self.source_kind != DISTRIBUTION:
+            return True
         media_type = self.media_type or ""
         return any(hint in media_type for hint in MANIFEST_HINTS)
 

@@ -4,7 +4,9 @@
 * value: the event object as the registry sent it, compact JSON, unknown fields kept
 * headers: ``event-id``, ``action``, ``repository``, ``content-type`` and the
   CloudEvents Kafka binary-mode headers ``ce_specversion``, ``ce_id``, ``ce_source``,
-  ``ce_type``, ``ce_time``, ``ce_subject``.
+  ``ce_type``, ``ce_time``, ``ce_subject``; for an event from another registry also
+  ``source-kind`` and, when the sender gave its own CloudEvents type, the extension
+  attribute ``ce_sourcetype``.
 """
 
 from __future__ import annotations
@@ -17,10 +19,12 @@ import orjson
 
 from common.contract.event import Event, InvalidEvent
 from common.contract.routing import OTHER, TopicRouter
+from common.contract.sources import DISTRIBUTION
 
 CE_SPECVERSION = "1.0"
 CE_TYPE_PREFIX = "org.cncf.distribution.registry."
 CE_SOURCE_FALLBACK = "/registry-kafka-bridge"
+CE_SOURCE_KIND_PREFIX = "/registry-kafka-bridge/sources/"
 CONTENT_TYPE = "application/json"
 # the largest record value sent (aiokafka's max_request_size and Kafka's default
 # message.max.bytes are about 1 MiB; headers and batch overhead need the rest)
@@ -37,8 +41,12 @@ def ce_type_for(action: str) -> str:
 
 
 def ce_source_for(event: Event) -> str:
-    """A URI-reference naming the registry instance that emitted the event."""
-    return f"//{event.source_addr}" if event.source_addr else CE_SOURCE_FALLBACK
+    """A URI-reference naming the registry instance that emitted the event: ``//<addr>``,
+    else ``/registry-kafka-bridge/sources/<kind>`` for another registry, else the fallback."""
+    if event.source_addr:
+        return f"//{event.source_addr}"
+    kind = event.source_kind
+    return CE_SOURCE_FALLBACK if kind == DISTRIBUTION else CE_SOURCE_KIND_PREFIX + kind
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,6 +79,12 @@ def event_headers(event: Event) -> Headers:
     ]
     if event.timestamp:
         headers.append(("ce_time", event.timestamp.encode()))
+    kind = event.source_kind
+    if kind != DISTRIBUTION:
+        headers.append(("source-kind", kind.encode()))
+        source_type = event.source_type
+        if source_type:
+            headers.append(("ce_sourcetype", source_type.encode()))
     return headers
 
 

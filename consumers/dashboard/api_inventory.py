@@ -35,7 +35,9 @@ async def repositories(request: Request) -> Response:
         description: >
           Each item: `name`, `tags` and `manifests` (live), `blobs`, `size` (bytes of live
           blobs and manifests), `last_pushed_at`, `last_pushed_by`, `image_pulls_24h`,
-          `pull_requests_24h`, `first_seen_at`, `last_event_at`.
+          `pull_requests_24h`, `first_seen_at`, `last_event_at`, `source` (the kind of
+          registry its latest event came from) and `pulls_reported` (false where that kind
+          reports no pulls: its pull counts are unknown, not zero).
       400:
         $ref: '#/components/responses/BadQuery'
     """

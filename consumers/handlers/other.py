@@ -18,6 +18,11 @@ event) whose ``kind`` says what it was:
   ``mount``, ``mounted_from``);
 * ``other``: any other action, recorded only.
 
+Other registries (``source.kind`` set) report artifacts, never blobs: a delete by digest
+is a ``manifest`` delete whether or not the manifest is stored. Where a sender's delete
+removes the whole artifact although it names a tag (Harbor: ``SourceFacts.artifact_deletes``),
+the tag is tombstoned and the manifest with every tag on it deleted too (kind ``manifest``).
+
 A batch is applied with a fixed number of statements: mounts first (one upsert), then
 deletes (one statement per kind), then the audit rows. That equals applying them in
 order because every delete is guarded by time: a delete older than the last push or
@@ -34,7 +39,7 @@ from typing import Any
 from sqlalchemy import bindparam, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from common.contract import Event
+from common.contract import DISTRIBUTION, SOURCES, Event
 from consumers.handlers.base import Delivery
 from consumers.store.inventory import BlobRow, RepositoryRow, upsert_blobs, upsert_repositories
 from consumers.store.tables import audit_log, manifests, repository_blobs, tags
@@ -61,16 +66,31 @@ class OtherHandler:
         mounts = [p for p in plans if p.event.action == "mount" and p.event.digest]
         deletes = [p for p in plans if p.event.action == "delete"]
         tag_deletes = [p for p in deletes if p.event.tag]
-        digest_deletes = [p for p in deletes if not p.event.tag and p.event.digest]
+        digest_deletes = [p for p in deletes if removes_manifest(p.event)]
         await _mount(connection, mounts)
         known = await _known_manifests(connection, digest_deletes)
         await _delete_tags(connection, tag_deletes)
-        await _delete_manifests(connection, [p for p in digest_deletes if p.key in known])
-        await _delete_blobs(connection, [p for p in digest_deletes if p.key not in known])
+        await _delete_manifests(connection, [p for p in digest_deletes if not is_blob(p, known)])
+        await _delete_blobs(connection, [p for p in digest_deletes if is_blob(p, known)])
         now = datetime.now(UTC).replace(tzinfo=None)
         rows = [audit_row(plan, kind_of(plan, known), now) for plan in plans]
         statement = insert_for(connection, audit_log).on_conflict_do_nothing(index_elements=["event_id"])
         await execute_many(connection, statement, rows)
+
+
+def removes_manifest(event: Event) -> bool:
+    """A delete of the manifest by its digest: one naming no tag, or one from a sender
+    whose deletes remove the whole artifact."""
+    if not event.digest:
+        return False
+    facts = SOURCES.get(event.source_kind)
+    return not event.tag or (facts is not None and facts.artifact_deletes)
+
+
+def is_blob(plan: OtherPlan, known_manifests: set[tuple[str, str | None]]) -> bool:
+    """A digest delete of distribution's that names no stored manifest is a blob delete
+    (other registries report no blobs)."""
+    return plan.event.source_kind == DISTRIBUTION and plan.key not in known_manifests
 
 
 def kind_of(plan: OtherPlan, known_manifests: set[tuple[str, str | None]]) -> str:
@@ -79,11 +99,9 @@ def kind_of(plan: OtherPlan, known_manifests: set[tuple[str, str | None]]) -> st
         return "mount"
     if event.action != "delete":
         return "other"
-    if event.tag:
-        return "tag"
-    if not event.digest:
-        return "other"
-    return "manifest" if plan.key in known_manifests else "blob"
+    if removes_manifest(event):
+        return "blob" if is_blob(plan, known_manifests) else "manifest"
+    return "tag" if event.tag else "other"
 
 
 def audit_row(plan: OtherPlan, kind: str, recorded_at: datetime) -> dict[str, Any]:
@@ -216,6 +234,7 @@ async def _mount(connection: AsyncConnection, plans: Sequence[OtherPlan]) -> Non
                 last_event_at=at,
                 last_pushed_at=None,
                 last_pushed_by=None,
+                source=event.source_kind,
             ),
         )
         repo["last_event_at"] = at

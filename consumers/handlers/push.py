@@ -5,9 +5,13 @@
 * a manifest push (image, OCI index, manifest list) → ``manifests``; with a tag, also
   ``tags`` (tag → digest, updated at/by). The registry notifies a tagged push before it
   writes the tag (distribution#2625): readers should resolve by digest;
-* every push → ``repositories`` (first seen, last event, last push and pusher), and
-  one more in the ``pushes`` bucket of its minute, repository and kind (manifest or
-  blob), with its size: the exact pushes per minute, re-pushes included.
+* every push → ``repositories`` (first seen, last event, last push and pusher, the
+  source kind), and one more in the ``pushes`` bucket of its minute, repository and kind
+  (manifest or blob), with its size: the exact pushes per minute, re-pushes included.
+
+Registries that report a tag but no digest (Quay, Docker Hub, Nexus) give a ``tags`` row
+whose digest is NULL, and no ``manifests`` row; every other registry's push is a manifest
+push (they report artifacts, never blobs).
 
 A batch is aggregated per key before it is written: one upsert per table per batch.
 A push newer than a manifest or tag delete makes it live again.
@@ -23,6 +27,7 @@ from typing import Any
 from sqlalchemy import and_, case, null
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from common.contract import DISTRIBUTION
 from consumers.handlers.base import Delivery, HandlerError, minute_of
 from consumers.store.inventory import BlobRow, RepositoryRow, upsert_blobs, upsert_repositories
 from consumers.store.push_counts import PushCountRow, add_push_counts
@@ -33,13 +38,14 @@ from consumers.store.writes import earlier, execute_many, insert_for, later, whe
 @dataclass(frozen=True, slots=True)
 class PushPlan:
     repository: str
-    digest: str
+    digest: str | None
     media_type: str | None
     size: int | None
     tag: str | None
     is_manifest: bool
     at: datetime
     actor: str | None
+    source: str = DISTRIBUTION
 
 
 class PushHandler:
@@ -49,7 +55,7 @@ class PushHandler:
         event = delivery.event
         if event.action != "push":
             raise HandlerError(f"the push handler got a {event.action!r} event")
-        if not event.digest:
+        if not event.digest and (event.source_kind == DISTRIBUTION or not event.tag):
             raise HandlerError("push event without target.digest")
         return PushPlan(
             repository=event.repository,
@@ -60,14 +66,15 @@ class PushHandler:
             is_manifest=event.is_manifest,
             at=delivery.occurred_at,
             actor=event.actor,
+            source=event.source_kind,
         )
 
     async def apply(self, plans: Sequence[PushPlan], connection: AsyncConnection) -> None:
         plans = sorted(plans, key=lambda p: p.at)  # the row builders take the last as latest
         await upsert_repositories(connection, repository_rows(plans))
-        await upsert_blobs(connection, blob_rows([p for p in plans if not p.is_manifest]))
+        await upsert_blobs(connection, blob_rows([p for p in plans if not p.is_manifest and p.digest]))
         manifest_plans = [p for p in plans if p.is_manifest]
-        await _upsert_manifests(connection, manifest_rows(manifest_plans))
+        await _upsert_manifests(connection, manifest_rows([p for p in manifest_plans if p.digest]))
         await _upsert_tags(connection, tag_rows([p for p in manifest_plans if p.tag]))
         await add_push_counts(connection, push_count_rows(plans))
 
@@ -88,6 +95,7 @@ def repository_rows(plans: Sequence[PushPlan]) -> list[RepositoryRow]:
             last_event_at=group[-1].at,
             last_pushed_at=group[-1].at,
             last_pushed_by=group[-1].actor,
+            source=group[-1].source,
         )
         for name, group in _oldest_first(plans, lambda p: p.repository).items()
     ]
@@ -97,7 +105,7 @@ def blob_rows(plans: Sequence[PushPlan]) -> list[BlobRow]:
     return [
         BlobRow(
             repository=repository,
-            digest=digest,
+            digest=digest or "",
             media_type=group[-1].media_type,
             size=group[-1].size,
             first_seen_at=group[0].at,

@@ -22,6 +22,7 @@ class RepositoryRow(TypedDict):
     last_event_at: datetime
     last_pushed_at: datetime | None
     last_pushed_by: str | None
+    source: str
 
 
 class BlobRow(TypedDict):
@@ -52,6 +53,7 @@ async def upsert_repositories(connection: AsyncConnection, rows: Sequence[Reposi
                 new.last_pushed_at, t.last_pushed_at, new.last_pushed_by, t.last_pushed_by
             ),
             "last_pushed_at": later(new.last_pushed_at, t.last_pushed_at),
+            "source": when_newer(new.last_event_at, t.last_event_at, new.source, t.source),
         },
     )
     await execute_many(connection, statement, rows)

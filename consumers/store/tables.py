@@ -8,13 +8,16 @@ actor, a pull with neither tag nor digest), because key columns cannot be NULL.
 Inventory (written by the ``push`` handler; deletes and mounts by ``other``)
 ---------------------------------------------------------------------------
 ``repositories``  one row per repository ever seen.
-    name PK · first_seen_at · last_event_at · last_pushed_at · last_pushed_by
+    name PK · first_seen_at · last_event_at · last_pushed_at · last_pushed_by ·
+    source (the kind of registry its latest event came from: ``distribution``, ``harbor``,
+    … see ``common.contract.SOURCES``; NULL before revision 0004)
 ``manifests``  one row per (repository, manifest digest): images, OCI indexes, lists.
     repository PK · digest PK · media_type · size (bytes) · first_pushed_at ·
     last_pushed_at · pushed_by (actor of the latest push) · push_count ·
     deleted_at · deleted_by (set by a manifest delete; cleared by a later push)
 ``tags``  one row per (repository, tag). A live tag has ``deleted_at IS NULL``.
-    repository PK · tag PK · digest (NULL for a tombstone written before any push) ·
+    repository PK · tag PK · digest (NULL for a tombstone written before any push, and
+    for a push from a registry that does not report digests: Quay, Docker Hub, Nexus) ·
     updated_at · updated_by · deleted_at · deleted_by
 ``repository_blobs``  blob storage per repository (layers and configs).
     repository PK · digest PK · media_type · size · first_seen_at · last_seen_at ·
@@ -100,6 +103,7 @@ repositories = Table(
     Column("last_event_at", DateTime, nullable=False),
     Column("last_pushed_at", DateTime),
     Column("last_pushed_by", Text),
+    Column("source", Text),
 )
 
 manifests = Table(

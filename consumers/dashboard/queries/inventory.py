@@ -3,7 +3,8 @@
 A repository's ``size`` is what it holds now: its live blobs (layers and configs,
 pushed or mounted) plus its live manifests. ``tags`` and ``manifests`` count live rows
 (``deleted_at IS NULL``). ``image_pulls_24h`` and ``pull_requests_24h`` sum the pull
-buckets of the 24 hours before ``now``.
+buckets of the 24 hours before ``now``; ``source`` is the kind of registry the repository's
+latest event came from, and ``pulls_reported`` whether that kind reports pulls at all.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from typing import Any
 from sqlalchemy import BigInteger, ColumnElement, Select, and_, cast, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from common.contract import DISTRIBUTION, SOURCES
 from consumers.dashboard.pagination import PageRequest
 from consumers.dashboard.params import Window, as_utc, iso
 from consumers.dashboard.queries.buckets import within
@@ -61,8 +63,24 @@ def _summary_columns(now: datetime) -> list[ColumnElement[Any]]:
 def _summaries(now: datetime) -> Select[Any]:
     r = repositories.c
     return select(
-        r.name, r.first_seen_at, r.last_event_at, r.last_pushed_at, r.last_pushed_by, *_summary_columns(now)
+        r.name,
+        r.first_seen_at,
+        r.last_event_at,
+        r.last_pushed_at,
+        r.last_pushed_by,
+        r.source,
+        *_summary_columns(now),
     )
+
+
+def _summary(mapping: Any) -> dict[str, Any]:
+    """A repository's summary; ``pulls_reported`` is false where its registry reports no
+    pulls (its pull counts are then unknown, not zero)."""
+    row = _json(mapping)
+    row["source"] = row["source"] or DISTRIBUTION  # NULL: stored before revision 0004
+    facts = SOURCES.get(row["source"])
+    row["pulls_reported"] = facts is None or facts.pulls
+    return row
 
 
 def _json(mapping: Any) -> dict[str, Any]:
@@ -89,13 +107,13 @@ async def list_repositories(
     conn: AsyncConnection, now: datetime, page: PageRequest, sort: str = "name"
 ) -> list[dict[str, Any]]:
     query = _order(_summaries(now), sort).limit(page.fetch).offset(page.offset)
-    return [_json(row) for row in (await conn.execute(query)).mappings()]
+    return [_summary(row) for row in (await conn.execute(query)).mappings()]
 
 
 async def repository(conn: AsyncConnection, name: str, now: datetime) -> dict[str, Any] | None:
     query = _summaries(now).where(repositories.c.name == name)
     row = (await conn.execute(query)).mappings().one_or_none()
-    return _json(row) if row is not None else None
+    return _summary(row) if row is not None else None
 
 
 async def repository_exists(conn: AsyncConnection, name: str) -> bool:

@@ -156,7 +156,8 @@
     select.value = state.repository;
     fillTable($("#repositories"), page.items, (r) => [
       repoCell(r.name), cell(Format.count(r.tags), "num"), cell(Format.bytes(r.size), "num"),
-      cell(Format.when(r.last_pushed_at), "when"), cell(Format.count(r.image_pulls_24h), "num"),
+      cell(Format.when(r.last_pushed_at), "when"),
+      cell(r.pulls_reported === false ? `not reported (${r.source})` : Format.count(r.image_pulls_24h), "num"),
     ]);
   }
 
