@@ -14,6 +14,7 @@ def test_settings_come_from_the_environment_and_the_command_line_wins() -> None:
             "REGBRIDGE_DASHBOARD_PORT": "9000",
             "REGBRIDGE_DASHBOARD_REFRESH_SECONDS": "0",
             "REGBRIDGE_DASHBOARD_MIGRATE_ON_START": "false",
+            "REGBRIDGE_DASHBOARD_TOKENS": "viewer-token-0123456789",
         }
     )
     settings = DashboardSettings.from_environ(env)
