@@ -28,7 +28,7 @@ from consumers.dashboard.access.settings import AccessSettings
 
 log = logging.getLogger("consumers.dashboard.access")
 TEMPLATE = Path(__file__).resolve().parents[1] / "static" / "signin.html"
-_SAFE_NEXT = re.compile(r"^/(?![/\\])[^\\\s\x00-\x1f\x7f]*$")
+_SAFE_NEXT = re.compile(r"/(?![/\\])[^\\\s\x00-\x1f\x7f]*")
 MAX_NEXT = 2048
 NO_STORE = {"Cache-Control": "no-store"}
 
@@ -37,7 +37,7 @@ def safe_next(target: str | None, root_path: str = "") -> str:
     """``target`` when it is a path on this dashboard, else the dashboard's root: no
     scheme, no ``//host``, no backslash or control character (which browsers read as
     ``/``), so a sign-in link can never send the browser to another site."""
-    if target and len(target) <= MAX_NEXT and _SAFE_NEXT.match(target):
+    if target and len(target) <= MAX_NEXT and _SAFE_NEXT.fullmatch(target):
         return target
     return root_path + "/"
 
