@@ -1,7 +1,7 @@
 """One log line per request of the dashboard: method, path (never the query string, which
 could hold anything), status, the user and how it was authenticated, and the time taken.
-Static files are logged at DEBUG, everything else at INFO: 401s and 403s are the trail
-of who was refused what."""
+Static files and ``/healthz`` (a container healthcheck every few seconds) are logged at
+DEBUG, everything else at INFO: 401s and 403s are the trail of who was refused what."""
 
 from __future__ import annotations
 
@@ -17,8 +17,8 @@ MAX_PATH = 300
 
 
 class RequestLog:
-    def __init__(self, app: ASGIApp, *, static_prefix: str = "/static/") -> None:
-        self.app, self.static_prefix = app, static_prefix
+    def __init__(self, app: ASGIApp, *, quiet: tuple[str, ...] = ("/static/", "/healthz")) -> None:
+        self.app, self.quiet = app, quiet
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -46,5 +46,5 @@ class RequestLog:
                 "peer": scope["client"][0] if scope.get("client") else None,
                 "ms": round((time.perf_counter() - started) * 1000, 1),
             }
-            static = scope["path"].startswith(self.static_prefix)
-            log.log(logging.DEBUG if static else logging.INFO, "request", extra={"fields": fields})
+            quiet = scope["path"].startswith(self.quiet)
+            log.log(logging.DEBUG if quiet else logging.INFO, "request", extra={"fields": fields})
