@@ -107,7 +107,8 @@ BASE: dict[str, Any] = {
                 "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
             },
             "Unauthorized": {
-                "description": "No credentials, or a token that is not accepted (`WWW-Authenticate` says which).",
+                "description": "No credentials, or a token that is not accepted"
+                " (`WWW-Authenticate` says which).",
                 "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
             },
             "Forbidden": {
