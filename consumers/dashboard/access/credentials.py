@@ -6,7 +6,9 @@ In this order:
    never ``X-Forwarded-For``) with the user header: that user, with the role the lists give;
    the same header from any other address is ignored (and logged);
 3. ``Authorization: Bearer <token>``: the token's role; a wrong token is not retried as a
-   session, the request is simply unauthenticated (401 where a role is needed);
+   session, the request is simply unauthenticated (401 where a role is needed). Other
+   schemes (``Basic``, which browsers and some proxies add by themselves) are not ours and
+   are ignored;
 4. the session cookie of a token sign-in.
 Nothing matched: ``request.user`` is unauthenticated, and the route guard answers 401.
 """
@@ -48,9 +50,9 @@ class Authenticator(AuthenticationBackend):
         found = self.from_proxy(conn)
         if found is not None:
             return found
-        authorization = conn.headers.get("authorization")
-        if authorization is not None:
-            return self.from_token(conn, authorization)
+        presented = bearer_token(conn.headers.get("authorization"))
+        if presented is not None:
+            return self.from_token(conn, presented)
         return self.sessions.principal(conn.session)
 
     def from_proxy(self, conn: HTTPConnection) -> Principal | None:
@@ -74,9 +76,8 @@ class Authenticator(AuthenticationBackend):
         )
         return Principal(user, proxy.role_of(user, groups), Via.PROXY)
 
-    def from_token(self, conn: HTTPConnection, authorization: str) -> Principal | None:
-        presented = bearer_token(authorization)
-        match = self.tokens.identify(presented) if presented is not None else None
+    def from_token(self, conn: HTTPConnection, presented: bytes) -> Principal | None:
+        match = self.tokens.identify(presented)
         if match is None:
             conn.scope[INVALID_TOKEN] = True
             return None

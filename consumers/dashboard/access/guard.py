@@ -147,7 +147,7 @@ class Guard:
     def unauthorized(self, scope: Scope, method: str) -> Response:
         headers = Headers(scope=scope)
         if method == "GET" and "text/html" in headers.get("accept", ""):
-            here = scope.get("root_path", "") + scope["path"]
+            here = scope["path"]  # the full path, root_path included (ASGI)
             if scope.get("query_string"):
                 here += "?" + scope["query_string"].decode("latin-1")
             target = f"{scope.get('root_path', '')}{self.policy.signin_path}?next={quote(here, safe='/')}"

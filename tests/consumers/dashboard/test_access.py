@@ -5,14 +5,17 @@ actions are audited with their user, and state changes need the CSRF token."""
 
 from __future__ import annotations
 
+import hashlib
 import re
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from starlette.routing import Route
+from starlette.types import Message
 
-from consumers.dashboard.access import COOKIE
+from consumers.dashboard.access import COOKIE, Role, admin, public, required_role
 from consumers.store.engine import create_engine
 from consumers.store.tables import audit_log
 from tests.consumers.dashboard.access import (
@@ -23,6 +26,7 @@ from tests.consumers.dashboard.access import (
     VIEWER_NEXT,
     api_with_new_routes,
     bearer,
+    echo,
     page_csrf_token,
     secured,
     sign_in,
@@ -105,8 +109,6 @@ async def test_routes_a_feature_adds_are_covered_without_a_word_about_access(tmp
 
 
 def fingerprint(token: str) -> str:
-    import hashlib
-
     return hashlib.sha256(token.encode()).hexdigest()[:8]
 
 
@@ -234,3 +236,32 @@ async def test_the_anonymous_loopback_dashboard_is_a_viewer_with_a_banner(tmp_pa
         origin = {"Origin": base.rstrip("/"), "X-CSRF-Token": page_csrf_token(page.text)}
         assert (await client.post("/api/v1/test/change", headers=origin)).status_code == 403  # viewer only
         assert (await client.get("/healthz")).json() == {"status": "ok"}
+
+
+async def test_a_wrong_bearer_token_is_not_retried_as_the_session_but_basic_is_not_ours(
+    tmp_path: Path,
+) -> None:
+    url = await store_with_a_repository(f"sqlite:///{tmp_path}/store.db")
+    async with running_dashboard(secured(url), NOW) as base, httpx.AsyncClient(base_url=base) as client:
+        await sign_in(client, VIEWER)
+        assert (await client.get("/api/v1/summary", headers=bearer("wrong-" + VIEWER))).status_code == 401
+        basic = {"Authorization": "Basic YWxpY2U6c2VjcmV0"}  # a browser or proxy adds it unasked
+        assert (await client.get("/api/v1/summary", headers=basic)).status_code == 200
+
+
+async def test_a_declared_route_outside_the_guard_refuses_everything() -> None:
+    route = public(Route("/open", echo, methods=["GET"]))  # declared, but never passed to guarded()
+    sent: list[Message] = []
+
+    async def receive() -> Message:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: Message) -> None:
+        sent.append(message)
+
+    scope = {"type": "http", "method": "GET", "path": "/open", "headers": [], "query_string": b""}
+    await route.handle(scope, receive, send)
+    assert sent[0]["status"] == 500  # fails closed
+    assert required_role(route, "GET") is None and required_role(route, "POST") is None
+    assert required_role(admin(Route("/x", echo, methods=["GET"])), "GET") is Role.ADMIN
+    assert required_role(Route("/y", echo, methods=["GET", "DELETE"]), "DELETE") is Role.ADMIN
