@@ -15,6 +15,7 @@ not enough, and runs the CSRF checks (:mod:`.csrf`) on every state-changing requ
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -93,17 +94,21 @@ def required_role(route: BaseRoute, method: str) -> Needs:
 
 
 def guarded(routes: Sequence[BaseRoute], policy: GuardPolicy) -> list[BaseRoute]:
-    """Every route with a guard around its app; a route that cannot be guarded is refused."""
+    """A copy of every route with a guard around its app (the routes given are left as they
+    are, so one list can serve several apps); a route that cannot be guarded is refused."""
+    found: list[BaseRoute] = []
     for route in routes:
         if not isinstance(route, Route | Mount):
             raise TypeError(f"{route!r}: only Route and Mount can be guarded")
-        if not isinstance(route.app, Guard):
-            route.app = Guard(route.app, policy)
-    return list(routes)
+        own = copy.copy(route)
+        own.app = Guard(route.app.given if isinstance(route.app, Guard) else route.app, policy)
+        found.append(own)
+    return found
 
 
 class Guard:
     def __init__(self, app: ASGIApp, policy: GuardPolicy) -> None:
+        self.given = app  # the route's app as declared: a Requires marker, or the app itself
         self.app = app.app if isinstance(app, Requires) else app
         self.declared = app.declared if isinstance(app, Requires) else None
         self.policy = policy

@@ -16,6 +16,7 @@ from starlette.routing import Route
 from starlette.types import Message
 
 from consumers.dashboard.access import COOKIE, Role, admin, public, required_role
+from consumers.dashboard.access.guard import Guard, GuardPolicy, guarded
 from consumers.store.engine import create_engine
 from consumers.store.tables import audit_log
 from tests.consumers.dashboard.access import (
@@ -265,3 +266,13 @@ async def test_a_declared_route_outside_the_guard_refuses_everything() -> None:
     assert required_role(route, "GET") is None and required_role(route, "POST") is None
     assert required_role(admin(Route("/x", echo, methods=["GET"])), "GET") is Role.ADMIN
     assert required_role(Route("/y", echo, methods=["GET", "DELETE"]), "DELETE") is Role.ADMIN
+    # One route list can serve several apps: guarding copies the routes, each with its policy.
+    listed = [route, Route("/z", echo, methods=["POST"])]
+    first, second = guarded(listed, GuardPolicy(("https://a.example",))), guarded(listed, GuardPolicy())
+    guards = [
+        [r.app for r in apps if isinstance(r, Route) and isinstance(r.app, Guard)] for apps in (first, second)
+    ]
+    assert [len(g) for g in guards] == [2, 2] and not isinstance(listed[1].app, Guard)
+    assert [g.policy.origins for g in guards[0]] == [("https://a.example",)] * 2
+    assert [g.policy.origins for g in guards[1]] == [()] * 2
+    assert required_role(first[0], "GET") is None and required_role(second[1], "POST") is Role.ADMIN
