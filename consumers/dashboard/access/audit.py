@@ -9,7 +9,9 @@ therefore needs INSERT on ``audit_log`` once admin actions exist.
 
 Rows are told apart from the registry's events by their action, ``dashboard.<action>``
 (e.g. ``dashboard.cleanup.apply``), and their ``raw`` column:
-``{"source": "dashboard", "user", "role", "via", "details"}``.
+``{"source": "dashboard", "user", "role", "via", "details"}``, plus ``forwarded_for`` (the
+proxy's ``X-Forwarded-For``) for a user who came through the trusted proxy, whose own
+address is then the proxy's.
 """
 
 from __future__ import annotations
@@ -22,15 +24,17 @@ from typing import Any
 
 from starlette.requests import Request
 
-from consumers.dashboard.access.roles import Principal, Role
+from consumers.dashboard.access.roles import Principal, Role, Via
 from consumers.store.tables import audit_log
 
 log = logging.getLogger("consumers.dashboard.audit")
 
 
-class NotAnAdmin(PermissionError):
+class NotAnAdmin(Exception):
     """:func:`record_admin_action` was called for a request without the admin role (a
-    route whose declared role is wrong): nothing is written, nothing may be done."""
+    route whose declared role is wrong, a bug): nothing is written, nothing may be done,
+    and the request fails (500). Not an ``OSError``/``PermissionError``: the app maps
+    those to 503 (the store did not answer)."""
 
 
 async def record_admin_action(
@@ -49,13 +53,15 @@ async def record_admin_action(
     assert user.role is not None
     event_id = f"dashboard-{uuid.uuid4()}"
     now = datetime.now(UTC).replace(tzinfo=None)
-    raw = {
+    raw: dict[str, Any] = {
         "source": "dashboard",
         "user": user.name,
         "role": user.role.value,
         "via": user.via.value,
         "details": dict(details or {}),
     }
+    if user.via is Via.PROXY and "x-forwarded-for" in request.headers:
+        raw["forwarded_for"] = request.headers["x-forwarded-for"][:300]
     row = {
         "event_id": event_id,
         "occurred_at": now,

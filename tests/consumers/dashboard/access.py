@@ -3,6 +3,7 @@ routes added to the API the way a new feature would add them, and signing in."""
 
 from __future__ import annotations
 
+import hashlib
 import re
 from datetime import UTC, datetime
 from typing import Any
@@ -17,7 +18,7 @@ from consumers.dashboard.access import AccessSettings, admin, record_admin_actio
 from consumers.dashboard.server import migrate_store
 from consumers.dashboard.settings import DashboardSettings
 from consumers.store.engine import create_engine
-from consumers.store.tables import repositories
+from consumers.store.tables import audit_log, repositories
 
 NOW = datetime(2026, 11, 29, 2, 10, tzinfo=UTC)
 VIEWER = "viewer-Kq3fP9sT0wXb7LmN2cRd"
@@ -101,3 +102,18 @@ async def sign_in(client: httpx.AsyncClient, token: str, next_path: str = "/") -
     origin = str(client.base_url).rstrip("/")
     form = {"token": token, "next": next_path}
     return await client.post("/signin", data=form, headers={"Origin": origin})
+
+
+def fingerprint(token: str) -> str:
+    """How the dashboard names a token in logs and the audit log (after ``token-``)."""
+    return hashlib.sha256(token.encode()).hexdigest()[:8]
+
+
+async def audit_rows(database_url: str) -> list[dict[str, Any]]:
+    """Every row of the store's audit log."""
+    engine = create_engine(database_url)
+    try:
+        async with engine.connect() as conn:
+            return [dict(row._mapping) for row in await conn.execute(audit_log.select())]
+    finally:
+        await engine.dispose()

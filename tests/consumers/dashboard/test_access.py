@@ -5,7 +5,6 @@ actions are audited with their user, and state changes need the CSRF token."""
 
 from __future__ import annotations
 
-import hashlib
 import re
 from pathlib import Path
 from typing import Any
@@ -15,10 +14,9 @@ import pytest
 from starlette.routing import Route
 from starlette.types import Message
 
+from consumers.dashboard import api
 from consumers.dashboard.access import COOKIE, Role, admin, public, required_role
 from consumers.dashboard.access.guard import Guard, GuardPolicy, guarded
-from consumers.store.engine import create_engine
-from consumers.store.tables import audit_log
 from tests.consumers.dashboard.access import (
     ADMIN,
     NOW,
@@ -26,8 +24,11 @@ from tests.consumers.dashboard.access import (
     VIEWER,
     VIEWER_NEXT,
     api_with_new_routes,
+    audit_rows,
     bearer,
+    change,
     echo,
+    fingerprint,
     page_csrf_token,
     secured,
     sign_in,
@@ -107,19 +108,6 @@ async def test_routes_a_feature_adds_are_covered_without_a_word_about_access(tmp
         "details": {"n": 1},
     }
     assert [item["event_id"] for item in listed] == [changed.json()["event_id"]]  # the trail shows it
-
-
-def fingerprint(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()[:8]
-
-
-async def audit_rows(database_url: str) -> list[dict[str, Any]]:
-    engine = create_engine(database_url)
-    try:
-        async with engine.connect() as conn:
-            return [dict(row._mapping) for row in await conn.execute(audit_log.select())]
-    finally:
-        await engine.dispose()
 
 
 async def test_both_tokens_of_a_rotation_work_and_a_dropped_one_stops(tmp_path: Path) -> None:
@@ -276,3 +264,18 @@ async def test_a_declared_route_outside_the_guard_refuses_everything() -> None:
     assert [g.policy.origins for g in guards[0]] == [("https://a.example",)] * 2
     assert [g.policy.origins for g in guards[1]] == [()] * 2
     assert required_role(first[0], "GET") is None and required_role(second[1], "POST") is Role.ADMIN
+
+
+async def test_an_admin_action_on_a_route_declared_for_viewers_fails_and_writes_nothing(
+    tmp_path: Path,
+) -> None:
+    url = await store_with_a_repository(f"sqlite:///{tmp_path}/store.db")
+    misdeclared = [Route(api.PREFIX + "/test/misdeclared", change, methods=["GET"])]  # a bug: a GET that acts
+    async with (
+        running_dashboard(secured(url), NOW, api_routes=misdeclared) as base,
+        httpx.AsyncClient(base_url=base) as client,
+    ):
+        answer = await client.get("/api/v1/test/misdeclared", headers=bearer(VIEWER))
+        assert answer.status_code == 500  # not 503: the store is fine, the route is wrong
+        assert (await client.get("/api/v1/test/misdeclared", headers=bearer(ADMIN))).status_code == 200
+    assert [r["actor"] for r in await audit_rows(url)] == [f"token-{fingerprint(ADMIN)}"]

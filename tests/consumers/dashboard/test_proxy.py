@@ -17,6 +17,7 @@ from tests.consumers.dashboard.access import (
     NOW,
     VIEWER,
     api_with_new_routes,
+    audit_rows,
     bearer,
     secured,
     store_with_a_repository,
@@ -72,9 +73,12 @@ async def test_the_user_header_counts_only_from_a_trusted_proxy(
         # carol is an admin: a state change with the page's CSRF token (her session holds only that)
         page = await via_proxy.get("/", headers=carol)
         token = page.text.split('name="csrf-token" content="', 1)[1].split('"', 1)[0]
-        carols_change = {**carol, **same, "X-CSRF-Token": token}
+        carols_change = {**carol, **same, "X-CSRF-Token": token, "X-Forwarded-For": "198.51.100.7"}
         changed = await via_proxy.post("/api/v1/test/change", headers=carols_change)
         assert changed.status_code == 200, changed.text
+    (row,) = await audit_rows(url)
+    assert (row["actor"], row["addr"], row["raw"]["via"]) == ("carol", PROXY, "proxy")
+    assert row["raw"]["forwarded_for"] == "198.51.100.7"  # the user's address, as the proxy saw it
 
 
 async def test_proxy_users_can_be_listed_by_name(tmp_path: Path) -> None:
