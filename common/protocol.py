@@ -11,7 +11,9 @@ timeouts (the bridge's ``POST /events``, the dashboard's request limits).
 uvicorn (and httptools) put no limit on the size of a request line and its headers: a
 client can send megabytes of headers, held in memory until they end. With
 ``max_head_bytes`` set, a request whose line and headers are longer is answered ``431``
-and the connection closed, before anything reaches the app.
+and the connection closed, before anything reaches the app. The close lingers (at most
+``LINGER_SECONDS``, reading and dropping what still arrives): closing a socket with unread
+input makes the kernel send a reset, which can destroy the 431 before the client reads it.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from asyncio import TimerHandle
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
+LINGER_SECONDS = 2.0
 TOO_LARGE = (
     b"HTTP/1.1 431 Request Header Fields Too Large\r\n"
     b"content-type: text/plain; charset=utf-8\r\ncontent-length: 36\r\nconnection: close\r\n\r\n"
@@ -37,6 +40,7 @@ class HeaderTimeoutProtocol(HttpToolsProtocol):
     _header_timer: TimerHandle | None = None
     _head_open: bool = True  # the request line and headers of the next request are being read
     _head_bytes: int = 0
+    _refused: bool = False  # answered 431: what still arrives is dropped until the close
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
@@ -47,6 +51,8 @@ class HeaderTimeoutProtocol(HttpToolsProtocol):
         super().connection_lost(exc)
 
     def data_received(self, data: bytes) -> None:
+        if self._refused:
+            return
         if self.max_head_bytes is None or not self._head_open:
             super().data_received(data)
             return
@@ -60,10 +66,18 @@ class HeaderTimeoutProtocol(HttpToolsProtocol):
         if self.transport.is_closing():
             return
         if self._head_open:
-            self.transport.write(TOO_LARGE)
-            self.transport.close()
+            self._refuse_head()
             return
         self.data_received(data[room:])
+
+    def _refuse_head(self) -> None:
+        """Answer 431, end the writing side, and close once the client has had time to read."""
+        self._refused = True
+        self._disarm_header_timer()
+        self.transport.write(TOO_LARGE)
+        if self.transport.can_write_eof():
+            self.transport.write_eof()
+        self.loop.call_later(LINGER_SECONDS, self.transport.close)
 
     def on_message_begin(self) -> None:
         super().on_message_begin()
