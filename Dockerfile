@@ -1,7 +1,8 @@
 # syntax=docker/dockerfile:1
 # The registry-kafka-bridge image: one image, two commands.
 #   registry-bridge serve --host 0.0.0.0 --port 8080     (the HTTP receiver)
-#   registry-consumer run push|pull|other                 (the consumers)
+#   registry-consumer run push|pull|other|relay           (the consumers)
+#   registry-consumer dashboard --host 0.0.0.0 --port 8090  (the dashboard; needs a token there)
 # Build from the repository root:  docker build -t registry-kafka-bridge:local .
 
 FROM python:3.12-slim AS build
@@ -25,8 +26,9 @@ RUN pip install --no-cache-dir --no-compile /wheels/*.whl && rm -rf /wheels
 USER regbridge
 # The spool directory is a volume so that each replica keeps its own across restarts.
 VOLUME ["/var/spool/regbridge"]
-EXPOSE 8080 9100
-# No HEALTHCHECK here: the image runs the bridge (:8080/readyz) or a consumer (:9100/healthz),
+EXPOSE 8080 8090 9100
+# No HEALTHCHECK here: the image runs the bridge (:8080/readyz), a consumer (:9100/healthz) or
+# the dashboard (:8090/healthz),
 # so each service declares its own (see compose/compose.yaml).
 STOPSIGNAL SIGTERM
 CMD ["registry-bridge", "serve", "--host", "0.0.0.0", "--port", "8080"]

@@ -16,9 +16,9 @@ import uvicorn
 
 from bridge.app import create_app
 from bridge.lifecycle import Lifecycle
-from bridge.protocol import header_timeout_protocol
 from bridge.settings import BridgeSettings
 from common.logs import flush_logs
+from common.protocol import header_timeout_protocol
 
 log = logging.getLogger("bridge.server")
 

@@ -13,7 +13,7 @@ from common.contract import DEFAULT_MAX_EVENTS, DEFAULT_PREFIX, DEFAULT_ROUTES, 
 from common.environ import PREFIX, ConfigError, Environ
 from common.kafka import KafkaSettings
 from common.logs import LogSettings
-from common.tls import ReceiverTLS
+from common.tls import ServerTLS
 
 MIB = 1024 * 1024
 DEFAULT_HOST = "0.0.0.0"
@@ -48,7 +48,7 @@ class BridgeSettings:
     grace_period: float = 10.0
     log: LogSettings = field(default_factory=LogSettings)
     spool: SpoolSettings = field(default_factory=SpoolSettings)  # off unless REGBRIDGE_SPOOL_DIR is set
-    tls: ReceiverTLS = field(default_factory=ReceiverTLS)
+    tls: ServerTLS = field(default_factory=ServerTLS)
     sources: SourceSettings = field(default_factory=SourceSettings)  # none unless REGBRIDGE_SOURCES is set
 
     @classmethod
@@ -77,7 +77,7 @@ class BridgeSettings:
             grace_period=env.number("GRACE_PERIOD_SECONDS", 10.0, minimum=0.0),
             log=LogSettings.from_environ(env),
             spool=SpoolSettings.from_environ(env),
-            tls=ReceiverTLS.from_environ(env),
+            tls=ServerTLS.from_environ(env),
             sources=SourceSettings.from_environ(env),
         )
         settings.check()

@@ -1,10 +1,11 @@
-"""HTTPS on the receiver: :class:`ReceiverTLS`, read from ``REGBRIDGE_TLS_*`` and handed
-to uvicorn's ssl options.
+"""HTTPS on a server of the project: :class:`ServerTLS`, read from one set of variables and
+handed to uvicorn's ssl options.
 
-``REGBRIDGE_TLS_CERT_FILE`` and ``REGBRIDGE_TLS_KEY_FILE`` (PEM; the certificate file may
-hold the chain) turn HTTPS on; then plain HTTP on that port fails. With
-``REGBRIDGE_TLS_CA_FILE`` every client must also present a certificate signed by that CA
-(mutual TLS); the bearer token is still checked.
+The bridge's receiver reads ``REGBRIDGE_TLS_*``; the dashboard reads
+``REGBRIDGE_DASHBOARD_TLS_*`` (:data:`DASHBOARD_TLS`). ``<prefix>TLS_CERT_FILE`` and
+``<prefix>TLS_KEY_FILE`` (PEM; the certificate file may hold the chain) turn HTTPS on; then
+plain HTTP on that port fails. With ``<prefix>TLS_CA_FILE`` every client must also present
+a certificate signed by that CA (mutual TLS); the bearer token is still checked.
 """
 
 from __future__ import annotations
@@ -18,21 +19,45 @@ from common.environ import PREFIX, ConfigError, Environ
 
 
 @dataclass(frozen=True, slots=True)
-class ReceiverTLS:
-    """The receiver's certificate, key and optional client CA; all None: plain HTTP."""
+class TLSVariables:
+    """The names (without ``REGBRIDGE_``) of one server's TLS variables."""
+
+    cert_file: str
+    key_file: str
+    ca_file: str
+    key_password: str
+
+    @classmethod
+    def prefixed(cls, prefix: str) -> TLSVariables:
+        names = ("TLS_CERT_FILE", "TLS_KEY_FILE", "TLS_CA_FILE", "TLS_KEY_PASSWORD")
+        return cls(*(prefix + name for name in names))
+
+    def names(self) -> tuple[str, ...]:
+        return (self.cert_file, self.key_file, self.ca_file, self.key_password)
+
+
+BRIDGE_TLS = TLSVariables.prefixed("")
+DASHBOARD_TLS = TLSVariables.prefixed("DASHBOARD_")
+
+
+@dataclass(frozen=True, slots=True)
+class ServerTLS:
+    """A server's certificate, key and optional client CA; all None: plain HTTP."""
 
     cert_file: Path | None = None
     key_file: Path | None = None
     ca_file: Path | None = None
     key_password: str = field(default="", repr=False)
+    variables: TLSVariables = BRIDGE_TLS
 
     @classmethod
-    def from_environ(cls, env: Environ) -> ReceiverTLS:
+    def from_environ(cls, env: Environ, variables: TLSVariables = BRIDGE_TLS) -> ServerTLS:
         tls = cls(
-            cert_file=env.path("TLS_CERT_FILE"),
-            key_file=env.path("TLS_KEY_FILE"),
-            ca_file=env.path("TLS_CA_FILE"),
-            key_password=env.secret("TLS_KEY_PASSWORD"),
+            cert_file=env.path(variables.cert_file),
+            key_file=env.path(variables.key_file),
+            ca_file=env.path(variables.ca_file),
+            key_password=env.secret(variables.key_password),
+            variables=variables,
         )
         tls.check()
         if tls.enabled:
@@ -44,15 +69,14 @@ class ReceiverTLS:
         return self.cert_file is not None
 
     def check(self) -> None:
+        cert, key, ca = (PREFIX + n for n in self.variables.names()[:3])
         if (self.cert_file is None) != (self.key_file is None):
-            raise ConfigError(
-                f"{PREFIX}TLS_CERT_FILE and {PREFIX}TLS_KEY_FILE go together: set both or neither"
-            )
+            raise ConfigError(f"{cert} and {key} go together: set both or neither")
         if self.ca_file is not None and not self.enabled:
-            raise ConfigError(f"{PREFIX}TLS_CA_FILE needs {PREFIX}TLS_CERT_FILE and {PREFIX}TLS_KEY_FILE")
-        for name, value in (("CERT", self.cert_file), ("KEY", self.key_file), ("CA", self.ca_file)):
+            raise ConfigError(f"{ca} needs {cert} and {key}")
+        for name, value in ((cert, self.cert_file), (key, self.key_file), (ca, self.ca_file)):
             if value is not None and not value.is_file():
-                raise ConfigError(f"{PREFIX}TLS_{name}_FILE={str(value)!r} is not a readable file")
+                raise ConfigError(f"{name}={str(value)!r} is not a readable file")
 
     def server_context(self) -> ssl.SSLContext:
         """The context uvicorn will build, made once here to check the files."""
@@ -63,9 +87,8 @@ class ReceiverTLS:
             if self.ca_file is not None:
                 context.load_verify_locations(self.ca_file)
         except (ssl.SSLError, OSError) as exc:
-            raise ConfigError(
-                f"{PREFIX}TLS_CERT_FILE / {PREFIX}TLS_KEY_FILE / {PREFIX}TLS_CA_FILE cannot be loaded: {exc}"
-            ) from None
+            cert, key, ca = (PREFIX + n for n in self.variables.names()[:3])
+            raise ConfigError(f"{cert} / {key} / {ca} cannot be loaded: {exc}") from None
         return context
 
     def uvicorn_kwargs(self) -> dict[str, Any]:

@@ -113,9 +113,11 @@ def consumer_process(stack: DevStack, handler: str) -> ProcessSpec:
 
 
 def dashboard_process(stack: DevStack) -> ProcessSpec:
+    """On loopback, anonymous (the page says so) unless REGBRIDGE_DASHBOARD_TOKENS is set;
+    ready once ``/healthz`` answers, which needs no token either way."""
     port = stack.ports.dashboard
     argv = [sys.executable, "-m", "consumers", "dashboard", "--host", "127.0.0.1", "--port", str(port)]
-    return ProcessSpec("dashboard", argv, {}, stack.url(port, "/api/v1/health"))
+    return ProcessSpec("dashboard", argv, {}, stack.url(port, "/healthz"))
 
 
 def registry_process(stack: DevStack) -> ProcessSpec:

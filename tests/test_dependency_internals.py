@@ -1,7 +1,8 @@
 """Canaries for the internals of aiokafka and uvicorn that the project relies on. Each fails
 loudly, naming what moved, when an upgrade changes one (the versions are bounded in
 pyproject.toml for the same reason). The behaviour built on them is tested for real
-elsewhere: the header timeout in tests/bridge/test_hostile.py, the producer abort in
+elsewhere: the header timeout in tests/bridge/test_hostile.py, the header-size cap in
+tests/consumers/dashboard/test_hostile.py, the producer abort in
 tests/faults/, the servers' signal handling in the shutdown tests."""
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from aiokafka import AIOKafkaProducer
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 from uvicorn.server import Server, ServerState
 
-from bridge.protocol import HeaderTimeoutProtocol, header_timeout_protocol
+from common.protocol import HeaderTimeoutProtocol, header_timeout_protocol
 
 
 async def test_aiokafka_producer_internals_used_to_abort_it() -> None:
@@ -29,7 +30,8 @@ async def test_aiokafka_producer_internals_used_to_abort_it() -> None:
 
 
 def test_uvicorn_httptools_protocol_hooks_the_header_timeout_overrides() -> None:
-    for name in ("connection_made", "connection_lost", "on_message_begin", "on_headers_complete"):
+    hooks = ("connection_made", "connection_lost", "data_received", "on_message_begin", "on_headers_complete")
+    for name in (*hooks, "on_message_complete"):
         assert callable(getattr(HttpToolsProtocol, name, None)), f"HttpToolsProtocol.{name} is gone"
     assert issubclass(header_timeout_protocol(1.0), HeaderTimeoutProtocol)
 

@@ -4,12 +4,16 @@ The app is built from explicit lists. Its lifespan owns the database engine: it 
 at start-up through the ``open_engine`` callable it is given, hands it to the handlers
 through ``request.state.engine``, and disposes of it at shutdown. The clock is injected
 the same way (``request.state.clock``), so tests can pin "now".
+
+Every route of the list is guarded (:mod:`consumers.dashboard.access`): reads need the
+viewer role and anything else admin, unless the list declares the route ``public`` or
+``admin``; a route added without a word about access is covered all the same.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import TypedDict
@@ -18,14 +22,19 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from consumers.dashboard import api
+from consumers.dashboard.access import Access, public
+from consumers.dashboard.hardening import QueryCredentials, SecurityHeaders
+from consumers.dashboard.limits import BodyTimeout
 from consumers.dashboard.openapi import openapi_route
 from consumers.dashboard.params import BadQuery, Clock, utc_now
+from consumers.dashboard.requestlog import RequestLog
 from consumers.dashboard.settings import DashboardSettings
 
 STATIC = Path(__file__).resolve().parent / "static"
@@ -43,13 +52,22 @@ def page_html(settings: DashboardSettings) -> str:
     return template.replace("{{REFRESH_SECONDS}}", str(settings.refresh_seconds))
 
 
-def page_route(settings: DashboardSettings) -> Route:
+def page_route(settings: DashboardSettings, access: Access) -> Route:
     html = page_html(settings)
 
     async def index(request: Request) -> Response:
-        return HTMLResponse(html, headers={"Cache-Control": "no-cache"})
+        page = html
+        for placeholder, value in access.page_parts(request).items():
+            page = page.replace(placeholder, value)
+        return HTMLResponse(page)
 
     return Route("/", index, methods=["GET"], include_in_schema=False)
+
+
+async def healthz(request: Request) -> Response:
+    """Liveness for container healthchecks, without authentication: says nothing but "ok"
+    (the store's health is ``/api/v1/health``, for viewers)."""
+    return JSONResponse({"status": "ok"})
 
 
 async def bad_query(request: Request, exc: Exception) -> Response:
@@ -68,13 +86,25 @@ async def http_error(request: Request, exc: Exception) -> Response:
     return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=exc.headers)
 
 
-def routes(settings: DashboardSettings) -> list[BaseRoute]:
-    api_routes = api.routes()
+def routes(settings: DashboardSettings, access: Access, api_routes: Sequence[BaseRoute]) -> list[BaseRoute]:
     return [
-        page_route(settings),
+        page_route(settings, access),
         *api_routes,
         openapi_route(api_routes),
-        Mount("/static", app=StaticFiles(directory=STATIC), name="static"),
+        *access.routes(),
+        public(Route("/healthz", healthz, methods=["GET"], include_in_schema=False)),
+        public(Mount("/static", app=StaticFiles(directory=STATIC), name="static")),
+    ]
+
+
+def middleware(settings: DashboardSettings, access: Access) -> list[Middleware]:
+    """Outermost first (Starlette's error handler and body-size limit come before these)."""
+    return [
+        Middleware(SecurityHeaders, tls=settings.tls.enabled),
+        Middleware(RequestLog),
+        Middleware(BodyTimeout, timeout=settings.limits.body_timeout),
+        Middleware(QueryCredentials),
+        *access.middleware(),
     ]
 
 
@@ -83,8 +113,12 @@ def create_app(
     open_engine: Callable[[], AsyncEngine],
     *,
     clock: Clock = utc_now,
+    api_routes: Sequence[BaseRoute] | None = None,
 ) -> Starlette:
-    """The dashboard app; ``open_engine`` is called once, in the lifespan."""
+    """The dashboard app; ``open_engine`` is called once, in the lifespan. ``api_routes``
+    (default :func:`consumers.dashboard.api.routes`) is the API's route list."""
+    access = Access(settings.access)
+    listed = routes(settings, access, api.routes() if api_routes is None else api_routes)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[State]:
@@ -95,7 +129,9 @@ def create_app(
             await engine.dispose()
 
     return Starlette(
-        routes=routes(settings),
+        routes=access.guard(listed),
+        middleware=middleware(settings, access),
+        max_body_size=settings.limits.max_body_bytes,
         exception_handlers={
             BadQuery: bad_query,
             HTTPException: http_error,

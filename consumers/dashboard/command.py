@@ -1,7 +1,8 @@
 """``registry-consumer dashboard [--host H] [--port P]``: the query API and the page.
 
-Registered on the consumers' CLI group in ``consumers/cli.py``. The HTTP stack is
-imported only when the command runs: the consumer processes never load it.
+Registered on the consumers' CLI group in ``consumers/cli.py``. The HTTP stack (the
+settings too: access control needs Starlette's types) is imported only when the command
+runs: the consumer processes never load it.
 """
 
 from __future__ import annotations
@@ -12,7 +13,6 @@ import click
 
 from common.environ import Environ
 from common.logs import configure_logging
-from consumers.dashboard.settings import DashboardSettings
 
 
 @click.command()
@@ -27,9 +27,10 @@ from consumers.dashboard.settings import DashboardSettings
 )
 def dashboard(host: str | None, port: int | None) -> None:
     """Serve the dashboard and its JSON API over the consumers' store."""
-    settings = DashboardSettings.from_environ(Environ(), host=host, port=port)
     from consumers.dashboard.server import serve  # the HTTP stack, for this command only
+    from consumers.dashboard.settings import DashboardSettings
 
+    settings = DashboardSettings.from_environ(Environ(), host=host, port=port)
     configure_logging(settings.log)
     click.echo(f"dashboard: {settings.url}")
     asyncio.run(serve(settings))

@@ -2,11 +2,14 @@
 
 Each API handler documents itself in its docstring (YAML, read by Starlette's
 ``SchemaGenerator``); the shared parameters and shapes live here under ``components``
-and are referenced with ``$ref``.
+and are referenced with ``$ref``. Every operation also says who may call it: the role its
+route needs (``x-required-role``: ``viewer``, ``admin`` or ``public``), the accepted
+credentials (``security``) and the 401/403 answers.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -15,6 +18,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 from starlette.schemas import SchemaGenerator
 
+from consumers.dashboard.access import COOKIE, required_role
 from consumers.dashboard.pagination import DEFAULT_LIMIT, MAX_LIMIT
 from consumers.dashboard.params import DEFAULT_RANGE, MAX_BUCKETS
 
@@ -89,7 +93,10 @@ BASE: dict[str, Any] = {
         "description": "Read-only views of the consumers' store: inventory, pull statistics, activity"
         " and audit log. Every list is paginated with `limit`/`offset`; times are RFC 3339 UTC."
         " A malformed parameter gets 400, an unknown repository 404, and any endpoint 503"
-        " when the store does not answer; each with a JSON `detail`.",
+        " when the store does not answer; each with a JSON `detail`. Every operation needs the role"
+        " in its `x-required-role` (viewer for reads, admin for anything that changes state): send"
+        " `Authorization: Bearer <token>`, or sign in at `/signin` in a browser; without credentials"
+        " the answer is 401, with too small a role 403.",
     },
     "components": {
         "parameters": PARAMETERS,
@@ -99,13 +106,53 @@ BASE: dict[str, Any] = {
                 "description": "A query parameter is malformed; `detail` names it.",
                 "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
             },
+            "Unauthorized": {
+                "description": "No credentials, or a token that is not accepted"
+                " (`WWW-Authenticate` says which).",
+                "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
+            },
+            "Forbidden": {
+                "description": "The caller's role is not enough (or a state-changing request failed"
+                " the CSRF checks); `detail` says which.",
+                "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
+            },
+        },
+        "securitySchemes": {
+            "bearer": {"type": "http", "scheme": "bearer", "description": "A viewer or admin token."},
+            "session": {
+                "type": "apiKey",
+                "in": "cookie",
+                "name": COOKIE,
+                "description": "The browser session of a token sign-in (`/signin`).",
+            },
         },
     },
 }
 
 
 def openapi_document(api_routes: Sequence[BaseRoute]) -> dict[str, Any]:
-    return SchemaGenerator(BASE).get_schema(list(api_routes))
+    document = SchemaGenerator(BASE).get_schema(list(api_routes))
+    for route in api_routes:
+        if isinstance(route, Route) and route.include_in_schema:
+            _declare_access(document, route)
+    return document
+
+
+def _declare_access(document: dict[str, Any], route: Route) -> None:
+    operations = document.get("paths", {}).get(re.sub(r":\w+}", "}", route.path), {})
+    for method in route.methods or ():
+        operation = operations.get(method.lower())
+        if operation is None:  # HEAD is not documented
+            continue
+        role = required_role(route, method)
+        operation["x-required-role"] = role.value if role else "public"
+        if role is None:
+            operation["security"] = []
+            continue
+        operation["security"] = [{"bearer": []}, {"session": []}]
+        responses = operation.setdefault("responses", {})
+        responses.setdefault(401, {"$ref": "#/components/responses/Unauthorized"})
+        responses.setdefault(403, {"$ref": "#/components/responses/Forbidden"})
 
 
 def openapi_route(api_routes: Sequence[BaseRoute]) -> Route:

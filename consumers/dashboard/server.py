@@ -11,7 +11,9 @@ import logging
 from types import FrameType
 
 import uvicorn
+from starlette.types import ASGIApp
 
+from common.protocol import header_timeout_protocol
 from consumers.dashboard.app import create_app
 from consumers.dashboard.settings import DashboardSettings
 from consumers.store import migrate
@@ -28,12 +30,33 @@ class DashboardServer(uvicorn.Server):
         self.should_exit = True
 
 
-def uvicorn_server(settings: DashboardSettings) -> uvicorn.Server:
-    app = create_app(settings, lambda: create_engine(settings.database_url))
+def uvicorn_server(settings: DashboardSettings, app: ASGIApp | None = None) -> uvicorn.Server:
+    """The server of ``app`` (default: the dashboard over ``settings.database_url``), with
+    the request-head limits and TLS of the settings."""
+    if app is None:
+        app = create_app(settings, lambda: create_engine(settings.database_url))
+    limits = settings.limits
     config = uvicorn.Config(
-        app, host=settings.host, port=settings.port, log_config=None, access_log=False, lifespan="on"
+        app,
+        host=settings.host,
+        port=settings.port,
+        log_config=None,
+        access_log=False,  # consumers.dashboard.requestlog writes one line per request
+        lifespan="on",
+        http=header_timeout_protocol(limits.header_timeout, limits.max_head_bytes),
+        proxy_headers=False,  # the peer address is the TCP peer: what the trusted-proxy check needs
+        server_header=False,
+        **settings.tls.uvicorn_kwargs(),
     )
     return DashboardServer(config)
+
+
+def access_mode(settings: DashboardSettings) -> str:
+    access = settings.access
+    if access.anonymous:
+        return "anonymous"
+    modes = (("tokens", access.signs_in_with_tokens), ("proxy", access.proxy.enabled))
+    return "+".join(name for name, on in modes if on)
 
 
 async def serve(settings: DashboardSettings) -> None:
@@ -41,6 +64,12 @@ async def serve(settings: DashboardSettings) -> None:
     if settings.migrate_on_start:
         await migrate.upgrade_url(settings.database_url)
     fields = {"url": settings.url, "database": redacted(settings.database_url)}
+    fields["access"] = access_mode(settings)
     log.info("dashboard serving", extra={"fields": fields})
+    if settings.access.anonymous:
+        log.warning(
+            "anonymous access: no REGBRIDGE_DASHBOARD_TOKENS and no trusted proxy; anyone who can reach "
+            f"{settings.url} sees everything the dashboard shows"
+        )
     await uvicorn_server(settings).serve()
     log.info("dashboard stopped")

@@ -2,7 +2,10 @@
 variables by :meth:`DashboardSettings.from_environ` (the CLI calls it) and passed down.
 
 It reads the consumers' store, so the database comes from ``REGBRIDGE_DATABASE_URL``
-exactly as for the consumers.
+exactly as for the consumers. Access control (``access``), HTTPS (``tls``,
+``REGBRIDGE_DASHBOARD_TLS_*``) and the request limits (``limits``) have their own
+dataclasses; :meth:`DashboardSettings.check` refuses an anonymous dashboard on an address
+other than loopback.
 """
 
 from __future__ import annotations
@@ -11,6 +14,9 @@ from dataclasses import dataclass, field
 
 from common.environ import Environ
 from common.logs import LogSettings
+from common.tls import DASHBOARD_TLS, ServerTLS
+from consumers.dashboard.access import AccessSettings
+from consumers.dashboard.limits import RequestLimits
 from consumers.settings import DEFAULT_DATABASE_URL
 
 DEFAULT_HOST = "127.0.0.1"
@@ -26,6 +32,9 @@ class DashboardSettings:
     refresh_seconds: int = DEFAULT_REFRESH_SECONDS
     migrate_on_start: bool = True
     log: LogSettings = field(default_factory=LogSettings)
+    access: AccessSettings = field(default_factory=AccessSettings)
+    tls: ServerTLS = field(default_factory=lambda: ServerTLS(variables=DASHBOARD_TLS))
+    limits: RequestLimits = field(default_factory=RequestLimits)
 
     @classmethod
     def from_environ(
@@ -33,16 +42,25 @@ class DashboardSettings:
     ) -> DashboardSettings:
         """Command-line ``host``/``port`` win over the environment."""
         port = port if port is not None else env.port("DASHBOARD_PORT", DEFAULT_PORT)
-        return cls(
+        tls = ServerTLS.from_environ(env, DASHBOARD_TLS)
+        settings = cls(
             database_url=env.text("DATABASE_URL", DEFAULT_DATABASE_URL),
             host=host or env.text("DASHBOARD_HOST", DEFAULT_HOST),
             port=port,
             refresh_seconds=env.integer("DASHBOARD_REFRESH_SECONDS", DEFAULT_REFRESH_SECONDS, minimum=0),
             migrate_on_start=env.flag("DASHBOARD_MIGRATE_ON_START", True),
             log=LogSettings.from_environ(env),
+            access=AccessSettings.from_environ(env, tls=tls.enabled),
+            tls=tls,
+            limits=RequestLimits.from_environ(env),
         )
+        settings.check()
+        return settings
+
+    def check(self) -> None:
+        self.access.check_address(self.host)
 
     @property
     def url(self) -> str:
         host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"http://{host}:{self.port}/"
+        return f"{'https' if self.tls.enabled else 'http'}://{host}:{self.port}/"

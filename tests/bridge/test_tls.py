@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 from common.environ import ConfigError, Environ
-from common.tls import ReceiverTLS
+from common.tls import ServerTLS
 from tests.support.bridge import bridge_settings, registry_body, running_bridge
 from tests.support.certs import Certificates, make_certificates
 
@@ -33,14 +33,14 @@ def client_context(ca_file: Path, cert: Path | None = None, key: Path | None = N
     return context
 
 
-def tls_from(certs: Certificates, *, client_ca: bool = False) -> ReceiverTLS:
+def tls_from(certs: Certificates, *, client_ca: bool = False) -> ServerTLS:
     environ = {
         "REGBRIDGE_TLS_CERT_FILE": str(certs.server_cert),
         "REGBRIDGE_TLS_KEY_FILE": str(certs.server_key),
     }
     if client_ca:
         environ["REGBRIDGE_TLS_CA_FILE"] = str(certs.ca_file)
-    return ReceiverTLS.from_environ(Environ(environ))
+    return ServerTLS.from_environ(Environ(environ))
 
 
 async def plain_http_answer(port: int) -> bytes:
@@ -86,20 +86,20 @@ async def test_client_certificates_when_a_client_ca_is_set(
 
 def test_tls_settings_errors_name_the_variable(certs: Certificates) -> None:
     with pytest.raises(ConfigError, match="REGBRIDGE_TLS_CERT_FILE and REGBRIDGE_TLS_KEY_FILE go together"):
-        ReceiverTLS.from_environ(Environ({"REGBRIDGE_TLS_CERT_FILE": str(certs.server_cert)}))
+        ServerTLS.from_environ(Environ({"REGBRIDGE_TLS_CERT_FILE": str(certs.server_cert)}))
     with pytest.raises(ConfigError, match="REGBRIDGE_TLS_CA_FILE needs"):
-        ReceiverTLS.from_environ(Environ({"REGBRIDGE_TLS_CA_FILE": str(certs.ca_file)}))
+        ServerTLS.from_environ(Environ({"REGBRIDGE_TLS_CA_FILE": str(certs.ca_file)}))
     wrong_key = {
         "REGBRIDGE_TLS_CERT_FILE": str(certs.server_cert),
         "REGBRIDGE_TLS_KEY_FILE": str(certs.client_key),
     }
     with pytest.raises(ConfigError, match="cannot be loaded"):
-        ReceiverTLS.from_environ(Environ(wrong_key))
+        ServerTLS.from_environ(Environ(wrong_key))
     missing = {"REGBRIDGE_TLS_CERT_FILE": "/nonexistent.pem", "REGBRIDGE_TLS_KEY_FILE": str(certs.server_key)}
     with pytest.raises(
         ConfigError, match=r"REGBRIDGE_TLS_CERT_FILE='/nonexistent\.pem' is not a readable file"
     ):
-        ReceiverTLS.from_environ(Environ(missing))
-    assert ReceiverTLS.from_environ(Environ({})).uvicorn_kwargs() == {}
+        ServerTLS.from_environ(Environ(missing))
+    assert ServerTLS.from_environ(Environ({})).uvicorn_kwargs() == {}
     kwargs = tls_from(certs, client_ca=True).uvicorn_kwargs()
     assert kwargs["ssl_cert_reqs"] == ssl.CERT_REQUIRED and kwargs["ssl_ca_certs"] == str(certs.ca_file)

@@ -14,6 +14,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import shutil
 import subprocess
 import sys
@@ -25,20 +26,34 @@ import httpx
 import pytest
 import yaml
 
+from common.environ import ConfigError, Environ
+from consumers.dashboard.settings import DashboardSettings
+from consumers.relay.config import load_config
 from tests.support.compose import (
     COMPOSE_FILE,
     ENV_EXAMPLE,
     ROOT,
+    SSO_OVERRIDE,
     InterpolationError,
     interpolate,
     load_compose,
+    merged,
     read_env_file,
     registry_config,
     variables_used,
 )
 from tests.support.registry import LocalRegistry
 
-LONG_RUNNING = ("registry", "kafka", "postgres", "consumer-push", "consumer-pull", "consumer-other")
+LONG_RUNNING = (
+    "registry",
+    "kafka",
+    "postgres",
+    "consumer-push",
+    "consumer-pull",
+    "consumer-other",
+    "dashboard",
+    "relay",
+)
 ONE_SHOTS = ("registry-auth", "kafka-init", "db-migrate")
 
 
@@ -72,7 +87,8 @@ def test_interpolation_follows_compose_rules() -> None:
 
 def test_every_variable_is_documented_in_the_example_env_file() -> None:
     documented = read_env_file(ENV_EXAMPLE)
-    assert variables_used(COMPOSE_FILE.read_text()) == set(documented)
+    used = variables_used(COMPOSE_FILE.read_text()) | variables_used(SSO_OVERRIDE.read_text())
+    assert used == set(documented)
 
 
 def test_secrets_are_required_not_defaulted() -> None:
@@ -82,10 +98,16 @@ def test_secrets_are_required_not_defaulted() -> None:
         "REGBRIDGE_AUTH_TOKENS",
         "POSTGRES_PASSWORD",
         "REGISTRY_PASSWORD",
+        "REGBRIDGE_DASHBOARD_TOKENS",
+        "REGBRIDGE_DASHBOARD_SESSION_SECRET",
     ):
         without = {k: v for k, v in env.items() if k != secret}
         with pytest.raises(InterpolationError, match=secret):
             load_compose(without)
+    for secret in ("OIDC_CLIENT_SECRET", "OAUTH2_PROXY_COOKIE_SECRET", "DASHBOARD_PUBLIC_URL"):
+        without = {k: v for k, v in env.items() if k != secret}
+        with pytest.raises(InterpolationError, match=secret):
+            load_compose(without, SSO_OVERRIDE)
 
 
 def test_the_stack_matches_the_compose_specification(tmp_path: Path, stack: dict[str, Any]) -> None:
@@ -93,7 +115,9 @@ def test_the_stack_matches_the_compose_specification(tmp_path: Path, stack: dict
     assert checker.exists(), "check-jsonschema is a dev dependency: run `make venv`"
     interpolated = tmp_path / "compose.yaml"
     interpolated.write_text(yaml.safe_dump(stack))
-    for path in (COMPOSE_FILE, interpolated):  # as written, and after interpolation
+    sso = tmp_path / "oauth2-proxy.yaml"
+    sso.write_text(yaml.safe_dump(load_compose(path=SSO_OVERRIDE)))
+    for path in (COMPOSE_FILE, interpolated, SSO_OVERRIDE, sso):  # as written, and after interpolation
         done = subprocess.run(
             [str(checker), "--builtin-schema", "vendor.compose-spec", str(path)],
             capture_output=True,
@@ -216,3 +240,71 @@ def test_the_real_registry_loads_the_stacks_config(tmp_path: Path, stack: dict[s
     assert endpoint["Headers"] == {"Authorization": [f"Bearer {env['REGISTRY_NOTIFY_TOKEN']}"]}
     assert endpoint["Timeout"] == 2_000_000_000 and endpoint["Backoff"] == 2_000_000_000
     assert endpoint["Threshold"] == 3
+
+
+def dashboard_environ(service: Mapping[str, Any]) -> Environ:
+    return Environ({k: str(v) for k, v in service["environment"].items()})
+
+
+def dashboard_settings(service: Mapping[str, Any]) -> DashboardSettings:
+    """What the dashboard's own settings make of its service: host and port from its command."""
+    command = service["command"]
+    host, port = command[command.index("--host") + 1], int(command[command.index("--port") + 1])
+    return DashboardSettings.from_environ(dashboard_environ(service), host=host, port=port)
+
+
+def test_the_dashboard_needs_a_token_and_is_published_on_loopback(
+    services: dict[str, dict[str, Any]],
+) -> None:
+    dashboard = services["dashboard"]
+    assert dashboard["command"][:2] == ["registry-consumer", "dashboard"]
+    settings = dashboard_settings(dashboard)  # starts: it has tokens, though it listens on 0.0.0.0
+    assert settings.host == "0.0.0.0" and settings.access.viewer_tokens and settings.access.admin_tokens
+    assert not settings.migrate_on_start and "db-migrate" in dashboard["depends_on"]
+    published = dashboard["ports"][0]
+    assert published == f"127.0.0.1:{settings.port}:{settings.port}"  # the host's loopback only
+    assert f"http://127.0.0.1:{settings.port}/healthz" in " ".join(dashboard["healthcheck"]["test"])
+    url = dashboard["environment"]["REGBRIDGE_DATABASE_URL"]
+    assert url == services["consumer-push"]["environment"]["REGBRIDGE_DATABASE_URL"]
+    without = {k: v for k, v in dashboard["environment"].items() if "TOKENS" not in k}
+    with pytest.raises(ConfigError, match="is not a loopback address"):
+        dashboard_settings({**dashboard, "environment": without})
+
+
+def test_the_relay_is_an_optional_profile_with_a_loadable_subscription_file(
+    stack: dict[str, Any], services: dict[str, dict[str, Any]]
+) -> None:
+    relay = services["relay"]
+    assert relay["profiles"] == ["relay"] and relay["command"] == ["registry-consumer", "run", "relay"]
+    assert all("profiles" not in s for n, s in services.items() if n != "relay")  # the rest always run
+    (config,) = relay["configs"]
+    assert relay["environment"]["REGBRIDGE_RELAY_CONFIG"] == config["target"]
+    source = COMPOSE_FILE.parent / stack["configs"][config["source"]]["file"]
+    loaded = load_config(source, {k: str(v) for k, v in relay["environment"].items()})
+    assert [s.name for s in loaded.subscriptions] == ["deployer"] and loaded.subscriptions[0].secret
+    env = relay["environment"]
+    assert env["REGBRIDGE_METRICS_HOST"] == "0.0.0.0" and "ports" not in relay  # explicit, not published
+    assert (
+        env["REGBRIDGE_KAFKA_BOOTSTRAP_SERVERS"]
+        == services["consumer-push"]["environment"]["REGBRIDGE_KAFKA_BOOTSTRAP_SERVERS"]
+    )
+
+
+def test_the_sso_override_puts_oauth2_proxy_in_front_of_the_dashboard(stack: dict[str, Any]) -> None:
+    sso = merged(stack, load_compose(path=SSO_OVERRIDE))
+    proxy, dashboard = sso["services"]["oauth2-proxy"], sso["services"]["dashboard"]
+    settings = dashboard_settings(dashboard)
+    address = proxy["networks"]["sso"]["ipv4_address"]
+    subnet = ipaddress.ip_network(sso["networks"]["sso"]["ipam"]["config"][0]["subnet"])
+    assert ipaddress.ip_address(address) in subnet
+    assert settings.access.proxy.trusts(address) and not settings.access.proxy.trusts(str(subnet[20]))
+    assert settings.access.proxy.user_header == "x-forwarded-user"
+    assert settings.access.proxy.groups_header == "x-forwarded-groups"
+    assert settings.access.origins == (
+        proxy["environment"]["OAUTH2_PROXY_REDIRECT_URL"].removesuffix("/oauth2/callback"),
+    )
+    assert proxy["environment"]["OAUTH2_PROXY_UPSTREAMS"] == f"http://dashboard:{settings.port}/"
+    assert proxy["environment"]["OAUTH2_PROXY_SKIP_AUTH_STRIP_HEADERS"] == "true"
+    assert "sso" in dashboard["networks"] and "default" in dashboard["networks"]
+    assert dashboard["environment"]["REGBRIDGE_DASHBOARD_TOKENS"]  # the base file's settings are kept
+    assert proxy["ports"][0].startswith("127.0.0.1:")

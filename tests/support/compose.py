@@ -15,6 +15,7 @@ import yaml
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE_DIR = ROOT / "compose"
 COMPOSE_FILE = COMPOSE_DIR / "compose.yaml"
+SSO_OVERRIDE = COMPOSE_DIR / "oauth2-proxy.yaml"  # docker compose -f compose.yaml -f oauth2-proxy.yaml
 ENV_EXAMPLE = COMPOSE_DIR / ".env.example"
 
 _VARIABLE = re.compile(
@@ -81,15 +82,27 @@ def interpolate_tree(value: Any, env: Mapping[str, str]) -> Any:
     return value
 
 
-def load_compose(env: Mapping[str, str] | None = None) -> dict[str, Any]:
-    """``compose/compose.yaml`` parsed, merge keys resolved, interpolated with ``env``
-    (by default the example env file)."""
-    raw = yaml.safe_load(COMPOSE_FILE.read_text())
+def load_compose(env: Mapping[str, str] | None = None, path: Path = COMPOSE_FILE) -> dict[str, Any]:
+    """A compose file (by default ``compose/compose.yaml``) parsed, merge keys resolved,
+    interpolated with ``env`` (by default the example env file)."""
+    raw = yaml.safe_load(path.read_text())
     if not isinstance(raw, dict):
-        raise ValueError(f"{COMPOSE_FILE} is not a mapping")
+        raise ValueError(f"{path} is not a mapping")
     document = interpolate_tree(raw, read_env_file(ENV_EXAMPLE) if env is None else env)
     assert isinstance(document, dict)
     return document
+
+
+def merged(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
+    """``docker compose -f base -f override``, for what the override files here use: mappings
+    merge key by key (``environment`` included), anything else in the override replaces."""
+    result = dict(base)
+    for key, value in override.items():
+        if isinstance(value, Mapping) and isinstance(base.get(key), Mapping):
+            result[key] = merged(base[key], value)
+        else:
+            result[key] = value
+    return result
 
 
 def registry_config(document: Mapping[str, Any]) -> dict[str, Any]:

@@ -36,6 +36,10 @@
 
   async function getJson(path) {
     const response = await fetch(path, { headers: { Accept: "application/json" } });
+    if (response.status === 401) {
+      // signed out (the session ended, or its token was removed): sign in, then come back here
+      location.assign(`signin?next=${encodeURIComponent(location.pathname + location.hash)}`);
+    }
     if (!response.ok) {
       const body = await response.json().catch(() => ({}));
       throw new Error(`${path.split("?")[0]}: ${response.status} ${body.detail || response.statusText}`);

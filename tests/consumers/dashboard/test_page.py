@@ -1,15 +1,19 @@
 """The page in headless Chromium, served by a real server: with the replayed session it
 draws both charts and fills every table; over an empty store it shows the empty states.
-Screenshots go to test-artifacts/."""
+Screenshots go to test-artifacts/.
+
+The page runs under its Content-Security-Policy (no eval), so the tests wait with
+Playwright's ``expect`` on locators, never ``wait_for_function`` with a string."""
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.async_api import Page, ViewportSize
+from playwright.async_api import Page, ViewportSize, expect
 
 from tests.consumers.conftest import MakeSettings
 from tests.consumers.dashboard import session_facts as facts
@@ -37,7 +41,7 @@ PULLS_BLUE, PUSHES_ORANGE, BYTES_GREEN = (47, 111, 222), (224, 122, 16), (30, 15
 
 async def loaded(page: Page, url: str) -> None:
     await page.goto(url)
-    await page.wait_for_function("document.querySelector('#status').textContent.startsWith('updated')")
+    await expect(page.locator("#status")).to_have_text(re.compile(r"^updated"), timeout=30_000)
 
 
 async def rows(page: Page, section: str) -> list[str]:
@@ -100,9 +104,7 @@ async def test_the_page_draws_the_replayed_session(
         # A repository name narrows the page to it.
         await page.locator("#top-images a", has_text="team/copy").click()
         copy_pulls = sum(1 for e in facts.pulls(events) if e.repository == "team/copy")
-        await page.wait_for_function(
-            f"document.querySelector('[data-tile=pulls]').textContent === '{copy_pulls}'"
-        )
+        await expect(page.locator("[data-tile=pulls]")).to_have_text(str(copy_pulls), timeout=30_000)
         assert await page.locator("#repository").input_value() == "team/copy"
         assert [r.split("\t")[0] for r in await rows(page, "top-images")] == ["team/copy"]
         assert errors == []
@@ -156,7 +158,7 @@ async def test_a_store_that_does_not_answer_shows_an_error(tmp_path: Path, artif
     async with dashboard_server(url, NOW) as base, chromium() as browser:
         page = await browser.new_page(viewport=VIEWPORT)
         await page.goto(base)
-        await page.wait_for_function("document.querySelector('#status').textContent === 'update failed'")
+        await expect(page.locator("#status")).to_have_text("update failed", timeout=30_000)
         banner = await page.locator("#error").inner_text()
         assert "Could not load the data" in banner and "503" in banner
         await page.screenshot(path=artifacts_dir / "dashboard-store-down.png")
