@@ -17,10 +17,11 @@ from typing import Any
 
 import click
 
-from common.cli import Program
+from common.cli import Program, StartupError
 from common.environ import ConfigError, Environ
 from common.logs import LogSettings, configure_logging
 from consumers.dashboard.command import dashboard
+from consumers.errors import StoreError
 from consumers.handlers import HANDLERS
 from consumers.process import run_consumer, tune_gc
 from consumers.relay.process import run_relay
@@ -28,7 +29,9 @@ from consumers.relay.settings import load_settings as load_relay_settings
 from consumers.relay.subscriber import HANDLER as RELAY
 from consumers.settings import DEFAULT_DATABASE_URL, load
 from consumers.store import migrate
+from consumers.store.diagnosis import diagnose
 from consumers.store.engine import create_engine
+from consumers.store.startup import open_store
 
 
 @click.group(cls=Program, name="registry-consumer")
@@ -64,7 +67,7 @@ def run(handler: str, group: str | None, metrics_port: int | None) -> None:
     tune_gc()
     try:
         asyncio.run(run_consumer(settings))
-    except ConfigError:
+    except (ConfigError, StartupError):
         raise
     except Exception:  # logged by the process, with its traceback, as one JSON line
         raise SystemExit(1) from None
@@ -85,8 +88,7 @@ def _database_url() -> str:
 async def _upgrade(url: str) -> str | None:
     engine = create_engine(url, writer=True)
     try:
-        await migrate.upgrade(engine)
-        return await migrate.current_revision(engine)
+        return await open_store(engine, url, migrating=True, within=0)  # one attempt: say it now
     finally:
         await engine.dispose()
 
@@ -95,6 +97,11 @@ async def _current(url: str) -> str | None:
     engine = create_engine(url)
     try:
         return await migrate.current_revision(engine)
+    except Exception as exc:
+        problem = diagnose(exc, url)
+        if problem is None:
+            raise
+        raise StoreError(problem) from None
     finally:
         await engine.dispose()
 

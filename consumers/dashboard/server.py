@@ -14,16 +14,18 @@ import uvicorn
 
 from consumers.dashboard.app import create_app
 from consumers.dashboard.settings import DashboardSettings
-from consumers.store import migrate
 from consumers.store.engine import create_engine, redacted
+from consumers.store.startup import open_store
 
 log = logging.getLogger("consumers.dashboard")
 
 
-async def migrate_store(database_url: str) -> None:
+async def migrate_store(database_url: str, within: float = 0.0) -> None:
+    """Bring the schema up to date; a store that cannot be used for ``within`` seconds
+    raises ``StoreError`` (one line; the CLI exits 1)."""
     engine = create_engine(database_url)
     try:
-        await migrate.upgrade(engine)
+        await open_store(engine, database_url, migrating=True, within=within)
     finally:
         await engine.dispose()
 
@@ -47,7 +49,7 @@ def uvicorn_server(settings: DashboardSettings) -> uvicorn.Server:
 async def serve(settings: DashboardSettings) -> None:
     """Run until SIGTERM or SIGINT."""
     if settings.migrate_on_start:
-        await migrate_store(settings.database_url)
+        await migrate_store(settings.database_url, settings.store_start_timeout_s)
     fields = {"url": settings.url, "database": redacted(settings.database_url)}
     log.info("dashboard serving", extra={"fields": fields})
     await uvicorn_server(settings).serve()
