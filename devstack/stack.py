@@ -29,7 +29,7 @@ from common.environ import Environ
 from common.logs import LogSettings
 from consumers.handlers import HANDLERS
 from consumers.settings import DEFAULT_DATABASE_URL
-from devstack.broker import broker_command, broker_env
+from devstack.broker import broker_command, broker_env, normal_broker_line
 from devstack.console import Console
 from devstack.ociimage import write_demo_layout
 from devstack.pidfile import DemoRunning, PidFile, Running, own_record
@@ -136,7 +136,8 @@ def broker_process(stack: DevStack) -> ProcessSpec:
     """The embedded broker, a child like the others: started first, stopped last."""
     host, port = stack.bootstrap_servers.rsplit(":", 1)
     ports = (int(port),)
-    return ProcessSpec("broker", broker_command(host, int(port)), broker_env(), f"tcp://{host}:{port}", ports)
+    argv, ready = broker_command(host, int(port)), f"tcp://{host}:{port}"
+    return ProcessSpec("broker", argv, broker_env(), ready, ports, keep=normal_broker_line)
 
 
 def bridge_process(stack: DevStack) -> ProcessSpec:

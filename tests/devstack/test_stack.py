@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import shlex
 import signal
 import socket
@@ -24,6 +25,7 @@ import pytest
 import yaml
 
 from common.environ import Environ
+from devstack.broker import normal_broker_line
 from devstack.ports import DevPorts, port_open
 from devstack.registry import normal_log_line
 from devstack.stack import DevStack, demo_token, dev_processes, registry_config, registry_snippet
@@ -84,6 +86,9 @@ def test_make_run_demo_pushes_a_sample_image_through_and_stops_cleanly(dev: Dev)
     assert [(t["repository"], t["tag"], t["digest"]) for t in tags] == [("demo/hello", "v1", digest)]
 
     assert "blob unknown" not in dev.text(), "the registry's normal probes are not shown as errors"
+    alarming = re.compile(r'"level":"(error|critical)"|level=error|\bERROR\b|Traceback')
+    errors = [line for line in dev.text().splitlines() if alarming.search(line)]
+    assert errors == [], "a first run shows no error line"
     dev.process.send_signal(signal.SIGINT)  # Ctrl-C
     assert dev.process.wait(timeout=120) == 0, dev.text()
     assert [pid for pid in children if alive(pid)] == []
@@ -164,6 +169,17 @@ def test_the_printed_registry_block_is_what_the_docs_recommend() -> None:
     }, "the local registry runs with what the banner prints"
     readme = (ROOT / "README.md").read_text()
     assert registry_snippet(stack).replace("Bearer tok", "Bearer <token>") in readme
+
+
+def test_only_tansus_idempotence_refusal_is_left_out() -> None:
+    refusal = (
+        "\x1b[2m2026-12-01T08:05:44.042280Z\x1b[0m \x1b[31mERROR\x1b[0m "
+        "\x1b[2mtansu_storage::dynostore\x1b[0m\x1b[2m:\x1b[0m \x1b[2m2166:\x1b[0m "
+        "\x1b[3mproducer\x1b[0m\x1b[2m=\x1b[0mNone \x1b[3mepoch\x1b[0m\x1b[2m=\x1b[0mNone"
+    )
+    assert not normal_broker_line(refusal)
+    assert normal_broker_line("\x1b[31mERROR\x1b[0m tansu_storage::dynostore: 99: disk full")
+    assert normal_broker_line("listening on: tcp://127.0.0.1:9092")
 
 
 def test_only_the_registrys_blob_probes_are_left_out() -> None:
