@@ -21,7 +21,6 @@ from common.cli import Program, StartupError
 from common.environ import ConfigError, Environ
 from common.logs import LogSettings, configure_logging
 from consumers.dashboard.command import dashboard
-from consumers.errors import StoreError
 from consumers.handlers import HANDLERS
 from consumers.process import run_consumer, tune_gc
 from consumers.relay.process import run_relay
@@ -29,9 +28,8 @@ from consumers.relay.settings import load_settings as load_relay_settings
 from consumers.relay.subscriber import HANDLER as RELAY
 from consumers.settings import DEFAULT_DATABASE_URL, load
 from consumers.store import migrate
-from consumers.store.diagnosis import diagnose
 from consumers.store.engine import create_engine
-from consumers.store.startup import open_store
+from consumers.store.startup import check_schema, explained, open_store
 
 
 @click.group(cls=Program, name="registry-consumer")
@@ -96,12 +94,7 @@ async def _upgrade(url: str) -> str | None:
 async def _current(url: str) -> str | None:
     engine = create_engine(url)
     try:
-        return await migrate.current_revision(engine)
-    except Exception as exc:
-        problem = diagnose(exc, url)
-        if problem is None:
-            raise
-        raise StoreError(problem) from None
+        return await explained(url, lambda: migrate.current_revision(engine))
     finally:
         await engine.dispose()
 
@@ -111,6 +104,28 @@ def upgrade() -> None:
     """Migrate the store to the latest schema."""
     revision = asyncio.run(_upgrade(_database_url()))
     click.echo(f"schema at revision {revision}")
+
+
+@db.command()
+@click.argument("revision")
+def downgrade(revision: str) -> None:
+    """Take the store's schema back to REVISION, before rolling back to the version that
+    wants it (docs/operations.md); the tables added since are dropped, with their rows."""
+    url = _database_url()
+    if revision not in migrate.known_revisions():
+        known = ", ".join(sorted(migrate.known_revisions()))
+        raise click.BadParameter(f"{revision!r} is not a revision of this version (known: {known})")
+    asyncio.run(_downgrade(url, revision))
+    click.echo(f"schema at revision {revision}")
+
+
+async def _downgrade(url: str, revision: str) -> None:
+    engine = create_engine(url, writer=True)
+    try:
+        await explained(url, lambda: check_schema(engine, migrating=True))  # a newer one: say so
+        await explained(url, lambda: migrate.downgrade(engine, revision))
+    finally:
+        await engine.dispose()
 
 
 @db.command()

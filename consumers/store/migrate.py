@@ -39,9 +39,18 @@ def known_revisions() -> set[str]:
 
 
 def _upgrade(connection: Connection, revision: str) -> None:
+    _lock(connection)
+    command.upgrade(alembic_config(connection), revision)
+
+
+def _downgrade(connection: Connection, revision: str) -> None:
+    _lock(connection)
+    command.downgrade(alembic_config(connection), revision)
+
+
+def _lock(connection: Connection) -> None:
     if connection.dialect.name == "postgresql":
         connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_LOCK_KEY})
-    command.upgrade(alembic_config(connection), revision)
 
 
 def _current(connection: Connection) -> str | None:
@@ -59,6 +68,13 @@ async def upgrade(engine: AsyncEngine, revision: str = "head") -> None:
             if attempt == _ATTEMPTS:
                 raise
             await asyncio.sleep(0.2 * attempt)
+
+
+async def downgrade(engine: AsyncEngine, revision: str) -> None:
+    """Take the schema back to ``revision`` (rolling back to an older version): what the
+    later migrations added is dropped, rows included. One transaction."""
+    async with engine.begin() as connection:
+        await connection.run_sync(_downgrade, revision)
 
 
 async def current_revision(engine: AsyncEngine) -> str | None:

@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -24,6 +25,7 @@ from consumers.errors import StoreError
 from consumers.store import migrate
 from consumers.store.diagnosis import diagnose
 
+T = TypeVar("T")
 log = logging.getLogger("consumers.store")
 DEFAULT_START_TIMEOUT = 60.0
 
@@ -48,6 +50,20 @@ async def check_schema(engine: AsyncEngine, *, migrating: bool) -> str | None:
             "registry-consumer db upgrade first (or let it migrate at start)"
         )
     return current
+
+
+async def explained(database_url: str, action: Callable[[], Awaitable[T]]) -> T:
+    """``action()`` once; a failure to reach or open the store becomes a :class:`StoreError`
+    saying what to fix (the ``db`` commands)."""
+    try:
+        return await action()
+    except StoreError:
+        raise
+    except Exception as exc:
+        problem = diagnose(exc, database_url)
+        if problem is None:
+            raise
+        raise StoreError(problem) from None
 
 
 async def open_store(
