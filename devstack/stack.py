@@ -281,7 +281,7 @@ def _supervise(
             supervisor.start([broker_process(stack)])
             record(supervisor.processes())
             if not supervisor.wait_ready(BROKER_START):
-                return 1
+                return 0 if supervisor.stop_requested and supervisor.failed is None else 1
             console.line(f"[dev] embedded Kafka broker (Tansu, in memory) on {stack.bootstrap_servers}")
             source = _prepare_registry(stack, console)
             supervisor.start(dev_processes(stack))
