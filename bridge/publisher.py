@@ -19,6 +19,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections.abc import Iterator
 from typing import Any, Protocol
 
 from aiokafka import AIOKafkaProducer
@@ -32,6 +33,8 @@ log = logging.getLogger("bridge.publisher")
 
 CONNECT_BACKOFF = Backoff(initial=0.2, maximum=2.0, multiplier=2.5)
 PROBE_TIMEOUT = 2.0
+SENDER_LOGGER = "aiokafka.producer.sender"
+INIT_PRODUCER_ID_ERROR = "Unexpected error during InitProducerIdRequest"  # aiokafka 0.14's wording
 
 
 class PublishFailed(Exception):
@@ -151,20 +154,23 @@ class KafkaPublisher:
         )
 
     async def _open(self) -> AIOKafkaProducer:
-        """An idempotent producer, or a plain one when the broker refuses idempotence."""
+        """An idempotent producer, or a plain one when the broker refuses idempotence (said
+        once, at info: it is expected of some brokers, Tansu among them, and safe)."""
         if self.idempotent is not False:
             try:
-                producer = await self._started(enable_idempotence=True)
+                with refusal_said_once():
+                    producer = await self._started(enable_idempotence=True)
                 self.idempotent = True
                 return producer
             except BrokerResponseError as exc:
                 if exc.retriable:
                     raise
                 self.idempotent = False
-                log.warning(
-                    "the broker refused an idempotent producer (InitProducerId); "
-                    "using acks=all without idempotence",
-                    extra={"fields": {"error": repr(exc)}},
+                log.info(
+                    "the broker does not grant idempotent producers; publishing with acks=all "
+                    "without idempotence: a send retried after a lost answer may write a record "
+                    "twice, and the consumers count it once (by event id)",
+                    extra={"fields": {"init_producer_id": type(exc).__name__}},
                 )
         return await self._started(enable_idempotence=False)
 
@@ -210,6 +216,28 @@ class KafkaPublisher:
             await asyncio.wait_for(producer.stop(), PROBE_TIMEOUT)
         except (KafkaError, OSError, TimeoutError) as exc:
             log.warning("the old Kafka producer did not stop cleanly", extra={"fields": {"error": repr(exc)}})
+
+
+class _InitProducerIdRefusal(logging.Filter):
+    """aiokafka's own line for a refused InitProducerId, at level error."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not str(record.msg).startswith(INIT_PRODUCER_ID_ERROR)
+
+
+@contextlib.contextmanager
+def refusal_said_once() -> Iterator[None]:
+    """While the idempotence probe runs, leave out the error line aiokafka logs when the
+    broker refuses InitProducerId: :meth:`KafkaPublisher._open` says it once, at info,
+    with what it means. A filter on that one logger, for the probe only, so that any other
+    line of aiokafka's still shows."""
+    sender = logging.getLogger(SENDER_LOGGER)
+    quiet = _InitProducerIdRefusal()
+    sender.addFilter(quiet)
+    try:
+        yield
+    finally:
+        sender.removeFilter(quiet)
 
 
 async def _abort(producer: AIOKafkaProducer) -> None:

@@ -17,7 +17,7 @@ from typing import Any
 
 import click
 
-from common.cli import Program
+from common.cli import Program, StartupError
 from common.environ import ConfigError, Environ
 from common.logs import LogSettings, configure_logging
 from consumers.dashboard.command import dashboard
@@ -29,6 +29,7 @@ from consumers.relay.subscriber import HANDLER as RELAY
 from consumers.settings import DEFAULT_DATABASE_URL, load
 from consumers.store import migrate
 from consumers.store.engine import create_engine
+from consumers.store.startup import check_schema, explained, open_store
 
 
 @click.group(cls=Program, name="registry-consumer")
@@ -64,7 +65,7 @@ def run(handler: str, group: str | None, metrics_port: int | None) -> None:
     tune_gc()
     try:
         asyncio.run(run_consumer(settings))
-    except ConfigError:
+    except (ConfigError, StartupError):
         raise
     except Exception:  # logged by the process, with its traceback, as one JSON line
         raise SystemExit(1) from None
@@ -82,10 +83,18 @@ def _database_url() -> str:
     return env.text("DATABASE_URL", DEFAULT_DATABASE_URL)
 
 
+async def _upgrade(url: str) -> str | None:
+    engine = create_engine(url, writer=True)
+    try:
+        return await open_store(engine, url, migrating=True, within=0)  # one attempt: say it now
+    finally:
+        await engine.dispose()
+
+
 async def _current(url: str) -> str | None:
     engine = create_engine(url)
     try:
-        return await migrate.current_revision(engine)
+        return await explained(url, lambda: migrate.current_revision(engine))
     finally:
         await engine.dispose()
 
@@ -95,6 +104,28 @@ def upgrade() -> None:
     """Migrate the store to the latest schema."""
     revision = asyncio.run(migrate.upgrade_url(_database_url()))
     click.echo(f"schema at revision {revision}")
+
+
+@db.command()
+@click.argument("revision")
+def downgrade(revision: str) -> None:
+    """Take the store's schema back to REVISION, before rolling back to the version that
+    wants it (docs/operations.md); the tables added since are dropped, with their rows."""
+    url = _database_url()
+    if revision not in migrate.known_revisions():
+        known = ", ".join(sorted(migrate.known_revisions()))
+        raise click.BadParameter(f"{revision!r} is not a revision of this version (known: {known})")
+    asyncio.run(_downgrade(url, revision))
+    click.echo(f"schema at revision {revision}")
+
+
+async def _downgrade(url: str, revision: str) -> None:
+    engine = create_engine(url, writer=True)
+    try:
+        await explained(url, lambda: check_schema(engine, migrating=True))  # a newer one: say so
+        await explained(url, lambda: migrate.downgrade(engine, revision))
+    finally:
+        await engine.dispose()
 
 
 @db.command()

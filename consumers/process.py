@@ -24,8 +24,8 @@ from consumers.metrics_server import MetricsServer
 from consumers.rebalance import CommitOnRevoke
 from consumers.runner import ACK_POLICY, BatchLoop, StopRequest, StoreSink, TransientRetry
 from consumers.settings import ConsumerSettings
-from consumers.store import migrate
 from consumers.store.engine import create_engine, redacted
+from consumers.store.startup import open_store
 
 log = logging.getLogger("consumers.process")
 
@@ -109,14 +109,12 @@ class ConsumerProcess:
         }
         log.info("starting", extra={"fields": fields})
         try:
-            if settings.migrate_on_start:
-                await self.retrying("migration", lambda: migrate.upgrade(self.engine))
+            await self._open_store()
             await self._serve()
         except Interrupted:
             log.info("stopped during start-up")
-        except StartupFailed as exc:
-            log.error("could not start", extra={"fields": {"handler": self.handler.name, "error": str(exc)}})
-            raise
+        except StartupFailed:
+            raise  # one line, said by the CLI, once the clients below are closed
         except Exception:
             log.exception(
                 "stopped by an unexpected error (a bug?); nothing of the failing batch was committed",
@@ -129,12 +127,24 @@ class ConsumerProcess:
             await self.engine.dispose()
         log.info("stopped", extra={"fields": {"handler": self.handler.name}})
 
+    async def _open_store(self) -> None:
+        settings = self.settings
+        await open_store(
+            self.engine,
+            settings.database_url,
+            migrating=settings.migrate_on_start,
+            within=settings.store_start_timeout_s,
+            backoff=settings.backoff,
+            sleep=self.stop.pause,
+            on_retry=lambda: self.metrics.failed("transient"),
+        )
+
     async def _serve(self) -> None:
         if self.settings.metrics_port:
             try:
                 await self.server.start()
             except OSError as exc:  # REGBRIDGE_METRICS_PORT taken: say so, no traceback
-                raise StartupFailed(str(exc)) from None
+                raise StartupFailed(exc.strerror or str(exc)) from None
             log.info("metrics", extra={"fields": {"port": self.server.port}})
         try:
             await self.retrying("dead-letter producer start", self.producer.start)

@@ -39,6 +39,7 @@ class ConsumerSettings:
     dedup_retention_hours: float = 168.0
     health_stale_s: float = 60.0
     migrate_on_start: bool = True
+    store_start_timeout_s: float = 60.0
     log: LogSettings = field(default_factory=LogSettings)
 
     @property
@@ -90,5 +91,6 @@ def load(handler: str, environ: Environ | None = None) -> ConsumerSettings:
         dedup_retention_hours=env.number("CONSUMER_DEDUP_RETENTION_HOURS", 168.0, minimum=0.0),
         health_stale_s=env.number("CONSUMER_HEALTH_STALE_SECONDS", 60.0, minimum=1.0),
         migrate_on_start=env.flag("CONSUMER_MIGRATE_ON_START", True),
+        store_start_timeout_s=env.number("STORE_START_TIMEOUT_SECONDS", 60.0, minimum=0.0),
         log=LogSettings.from_environ(env),
     )

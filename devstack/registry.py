@@ -59,6 +59,19 @@ class Notifications:
         return {"events": {"includereferences": self.include_references}, "endpoints": [endpoint]}
 
 
+def recommended(url: str, token: str, name: str) -> Notifications:
+    """The endpoint ``docs/registry-setup.md`` recommends ("Choosing timeout, threshold and
+    backoff"): a timeout well above the bridge's publish budget, a few immediate retries."""
+    return Notifications(url, token, name=name, timeout="2s", threshold=3, backoff="2s")
+
+
+def normal_log_line(line: str) -> bool:
+    """False for what the registry logs at level=error on every push although nothing is
+    wrong: the 404 ``blob unknown`` answers to a client asking whether a blob is already
+    there (HEAD before upload). The demo leaves them out of its output."""
+    return not ("level=error" in line and 'err.code="blob unknown"' in line)
+
+
 @dataclass(frozen=True)
 class RegistryConfig:
     """One registry's ``config.yml``. ``htpasswd``: the password file, or None for no auth."""

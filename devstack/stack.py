@@ -5,7 +5,11 @@ bridge, the three consumers and the dashboard on the SQLite store under ``./var/
 when ``docker-registry`` is installed, a local registry wired to the bridge (no auth,
 loopback only, storage under ``./var/registry``, deletes enabled). Once everything
 answers, it prints the registry's notifications block, the URLs, and a skopeo command
-that pushes a sample image. Ctrl-C or SIGTERM stops it all (:mod:`devstack.supervisor`).
+that pushes a sample image. Ctrl-C, SIGTERM or SIGHUP stops it all, and no process outlives
+it (:mod:`devstack.supervisor`). ``var/dev.pid`` says what runs, so that a second start in
+the same directory explains instead of failing (:mod:`devstack.pidfile`); ``var/dev.log``
+keeps a copy of the output; ``var/bridge-token`` keeps the bridge's token from one run to
+the next, so a registry configured from the banner keeps working.
 
 Every port is a flag; 0 (or a port already taken) means a free one, printed at start.
 """
@@ -14,23 +18,29 @@ from __future__ import annotations
 
 import secrets
 import shutil
-import signal
 import socket
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 from common.environ import Environ
 from common.logs import LogSettings
 from consumers.handlers import HANDLERS
 from consumers.settings import DEFAULT_DATABASE_URL
-from devstack.broker import EmbeddedBroker
+from devstack.broker import broker_command, broker_env, normal_broker_line
+from devstack.console import Console
 from devstack.ociimage import write_demo_layout
+from devstack.pidfile import DemoRunning, PidFile, Running, own_record
 from devstack.ports import DevPorts
-from devstack.registry import Notifications, RegistryConfig, registry_binary
+from devstack.registry import Notifications, RegistryConfig, normal_log_line, recommended, registry_binary
 from devstack.supervisor import ProcessSpec, Supervisor
 
 VAR = Path("var")
+TOKEN_FILE = "bridge-token"  # noqa: S105 - a file name
+ENDPOINT = "registry-kafka-bridge"
+BROKER_START = 15.0
 WILDCARDS = ("0.0.0.0", "::", "")
 DEMO_IMAGE = "demo/hello:v1"
 
@@ -74,6 +84,11 @@ class DevStack:
     def demo_layout(self) -> Path:
         return self.var / "demo-image"
 
+    def notifications(self, url: str) -> Notifications:
+        """What the registry is told, and what the banner prints: ``docs/registry-setup.md``'s
+        recommendation."""
+        return recommended(url, self.token, ENDPOINT)
+
 
 def dev_processes(stack: DevStack) -> list[ProcessSpec]:
     """The processes of ``make run``, started in this order and stopped in reverse."""
@@ -85,10 +100,44 @@ def dev_processes(stack: DevStack) -> list[ProcessSpec]:
     ]
 
 
+def demo_token(env: Environ, var: Path) -> str:
+    """The bridge's token: the first of ``REGBRIDGE_AUTH_TOKENS`` when set, else the one kept
+    in ``var/bridge-token``, made (owner-only) on the first run."""
+    given = next(iter(env.secrets("AUTH_TOKENS")), "")
+    if given:
+        return given
+    path = var / TOKEN_FILE
+    if path.exists():
+        kept = path.read_text(encoding="utf-8").strip()
+        if kept:
+            return kept
+    token = secrets.token_urlsafe(24)
+    var.mkdir(parents=True, exist_ok=True)
+    path.touch(mode=0o600)
+    path.write_text(token + "\n", encoding="utf-8")
+    return token
+
+
+def child_env(env: Environ, console_on_terminal: bool) -> dict[str, str]:
+    """What every process of the stack gets: readable log lines when the operator watches a
+    terminal (their own stdout is a pipe to the supervisor) and did not choose a format."""
+    return (
+        {"REGBRIDGE_LOG_FORMAT": "console"} if console_on_terminal and env.raw("LOG_FORMAT") is None else {}
+    )
+
+
 def dev_spool_dir(env: Environ, var: Path) -> str:
     """``REGBRIDGE_SPOOL_DIR`` when set (empty turns the spool off), else ``var/spool``."""
     chosen = env.raw("SPOOL_DIR")
     return str((var / "spool").resolve()) if chosen is None else chosen.strip()
+
+
+def broker_process(stack: DevStack) -> ProcessSpec:
+    """The embedded broker, a child like the others: started first, stopped last."""
+    host, port = stack.bootstrap_servers.rsplit(":", 1)
+    ports = (int(port),)
+    argv, ready = broker_command(host, int(port)), f"tcp://{host}:{port}"
+    return ProcessSpec("broker", argv, broker_env(), ready, ports, keep=normal_broker_line)
 
 
 def bridge_process(stack: DevStack) -> ProcessSpec:
@@ -99,7 +148,7 @@ def bridge_process(stack: DevStack) -> ProcessSpec:
     }
     serve = ["serve", "--host", stack.host, "--port", str(stack.ports.bridge)]
     ready = stack.events_url.removesuffix("/events") + "/readyz"
-    return ProcessSpec("bridge", [sys.executable, "-m", "bridge", *serve], env, ready)
+    return ProcessSpec("bridge", [sys.executable, "-m", "bridge", *serve], env, ready, (stack.ports.bridge,))
 
 
 def consumer_process(stack: DevStack, handler: str) -> ProcessSpec:
@@ -109,7 +158,7 @@ def consumer_process(stack: DevStack, handler: str) -> ProcessSpec:
         "REGBRIDGE_METRICS_HOST": "127.0.0.1",
     }
     argv = [sys.executable, "-m", "consumers", "run", handler, "--metrics-port", str(port)]
-    return ProcessSpec(f"consumer-{handler}", argv, env, stack.url(port, "/healthz"))
+    return ProcessSpec(f"consumer-{handler}", argv, env, stack.url(port, "/healthz"), (port,))
 
 
 def dashboard_process(stack: DevStack) -> ProcessSpec:
@@ -117,12 +166,14 @@ def dashboard_process(stack: DevStack) -> ProcessSpec:
     ready once ``/healthz`` answers, which needs no token either way."""
     port = stack.ports.dashboard
     argv = [sys.executable, "-m", "consumers", "dashboard", "--host", "127.0.0.1", "--port", str(port)]
-    return ProcessSpec("dashboard", argv, {}, stack.url(port, "/healthz"))
+    return ProcessSpec("dashboard", argv, {}, stack.url(port, "/healthz"), (port,))
 
 
 def registry_process(stack: DevStack) -> ProcessSpec:
     argv = [str(stack.registry_binary), "serve", str(stack.registry_config_path)]
-    return ProcessSpec("registry", argv, {}, stack.url(stack.ports.registry, "/v2/"))
+    ready = stack.url(stack.ports.registry, "/v2/")
+    ports = (stack.ports.registry, stack.ports.registry_debug)
+    return ProcessSpec("registry", argv, {}, ready, ports, keep=normal_log_line)
 
 
 def registry_config(stack: DevStack) -> RegistryConfig:
@@ -132,23 +183,24 @@ def registry_config(stack: DevStack) -> RegistryConfig:
         debug_addr=f"127.0.0.1:{stack.ports.registry_debug}",
         storage_dir=(stack.var / "registry").resolve(),
         secret=secrets.token_hex(16),
-        notifications=Notifications(stack.events_url, stack.token, name="registry-kafka-bridge"),
+        notifications=stack.notifications(stack.events_url),
         log_level="warn",
     )
 
 
 def registry_snippet(stack: DevStack, url: str | None = None) -> str:
     """The ``notifications`` block to paste into the registry's config.yml."""
+    endpoint = stack.notifications(url or stack.advertised_events_url)
     return (
         "notifications:\n"
         "  endpoints:\n"
-        "    - name: registry-kafka-bridge\n"
-        f"      url: {url or stack.advertised_events_url}\n"
+        f"    - name: {endpoint.name}\n"
+        f"      url: {endpoint.url}\n"
         "      headers:\n"
-        f"        Authorization: [Bearer {stack.token}]\n"
-        "      timeout: 1s\n"
-        "      threshold: 10\n"
-        "      backoff: 1s\n"
+        f"        Authorization: [Bearer {endpoint.token}]\n"
+        f"      timeout: {endpoint.timeout}\n"
+        f"      threshold: {endpoint.threshold}\n"
+        f"      backoff: {endpoint.backoff}\n"
     )
 
 
@@ -160,7 +212,7 @@ def push_command(stack: DevStack, source: str) -> str:
 
 def banner(stack: DevStack, source: str | None) -> str:
     """What to paste, open and run, once everything answers."""
-    lines = [f"[dev] bridge ready: POST {stack.events_url}"]
+    lines = [f"[dev] bridge ready: POST {stack.events_url} (its token is kept in {stack.var / TOKEN_FILE})"]
     if source is None:
         lines += ["[dev] paste this into the registry's config.yml:", "", registry_snippet(stack)]
     else:
@@ -176,49 +228,69 @@ def banner(stack: DevStack, source: str | None) -> str:
         lines += ["[dev] push a sample image:", "", f"    {push_command(stack, source)}", ""]
         if shutil.which("skopeo") is None:
             lines.append("[dev] (skopeo is not installed: make debian-deps, or apt-get install skopeo)")
+    lines.append(f"[dev] this output is also in {stack.var / 'dev.log'}; what runs: {stack.var / 'dev.pid'}")
     lines.append("[dev] Ctrl-C stops everything")
     return "\n".join(lines)
 
 
-def _prepare_registry(stack: DevStack) -> str | None:
+def _prepare_registry(stack: DevStack, console: Console) -> str | None:
     """Write the registry's config and the sample image; the ``oci:`` source, or None
     when there is no registry to run."""
     if not stack.registry_binary:
-        print("[dev] docker-registry is not installed (make debian-deps): no local registry", flush=True)
+        console.line("[dev] docker-registry is not installed (make debian-deps): no local registry")
         return None
     registry_config(stack).write(stack.registry_config_path)
     return write_demo_layout(stack.demo_layout)
 
 
 def run_dev(env: Environ, host: str, ports: DevPorts) -> int:
-    """Run the local stack until Ctrl-C or SIGTERM; the exit status."""
+    """Run the local stack until Ctrl-C, SIGTERM or SIGHUP; the exit status (2: a demo of
+    this directory is already running)."""
     LogSettings.from_environ(env)  # every process of the stack reads them: check them once, first
-    token = next(iter(env.secrets("AUTH_TOKENS")), "") or secrets.token_urlsafe(24)
+    since = datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+    pidfile = PidFile(VAR / "dev.pid")
+    try:
+        pidfile.claim(own_record(Path.cwd(), since, []))
+    except DemoRunning as running:
+        print(f"registry-bridge dev: {running.explain()}", file=sys.stderr, flush=True)
+        return 2
+    console = Console(VAR / "dev.log")
+    try:
+        return _supervise(
+            env, host, ports, console, lambda children: pidfile.write(own_record(Path.cwd(), since, children))
+        )
+    finally:
+        console.close()
+        pidfile.release()
+
+
+def _supervise(
+    env: Environ, host: str, ports: DevPorts, console: Console, record: Callable[[list[Running]], None]
+) -> int:
     ports = ports.resolved()
-    broker = EmbeddedBroker(port=ports.kafka)
-    broker.start()
-    store = env.text("DATABASE_URL", DEFAULT_DATABASE_URL)
     stack = DevStack(
-        broker.bootstrap_servers,
-        token,
+        f"127.0.0.1:{ports.kafka}",
+        demo_token(env, VAR),
         host,
         ports,
         registry_binary(),
-        store=store,
+        store=env.text("DATABASE_URL", DEFAULT_DATABASE_URL),
         spool_dir=dev_spool_dir(env, VAR),
     )
-    supervisor = Supervisor(dev_processes(stack))
-    previous = {sig: signal.signal(sig, supervisor.on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        print(f"[dev] embedded Kafka broker (Tansu, in memory) on {broker.bootstrap_servers}", flush=True)
-        source = _prepare_registry(stack)
-        supervisor.start()
-        if supervisor.wait_ready():
-            print(banner(stack, source), flush=True)
-        return supervisor.wait()
-    finally:
-        supervisor.stop()
-        broker.stop()
-        print("[dev] embedded broker stopped", flush=True)
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
+    supervisor = Supervisor(console, env=child_env(env, console.on_terminal))
+    with supervisor.signals():
+        try:
+            supervisor.start([broker_process(stack)])
+            record(supervisor.processes())
+            if not supervisor.wait_ready(BROKER_START):
+                return 0 if supervisor.stop_requested and supervisor.failed is None else 1
+            console.line(f"[dev] embedded Kafka broker (Tansu, in memory) on {stack.bootstrap_servers}")
+            source = _prepare_registry(stack, console)
+            supervisor.start(dev_processes(stack))
+            record(supervisor.processes())
+            if supervisor.wait_ready():
+                console.line(banner(stack, source))
+            return supervisor.wait()
+        finally:
+            supervisor.stop()
+            console.line("[dev] everything stopped")

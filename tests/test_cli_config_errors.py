@@ -65,3 +65,16 @@ def test_the_bootstrap_servers_are_required_outside_dev(tmp_path: Path, command:
     result = subprocess.run(argv, env=env, cwd=tmp_path, capture_output=True, text=True, timeout=60)
     assert result.returncode == 2
     assert "REGBRIDGE_KAFKA_BOOTSTRAP_SERVERS is required" in result.stderr
+
+
+def test_the_relay_file_reports_every_problem_at_once(tmp_path: Path) -> None:
+    relay = tmp_path / "misspelt.yaml"
+    relay.write_text("subscription:\n  - name: hook\n    url: http://127.0.0.1:9/hook\n    retyr: {}\n")
+    env = clean_env(**{**good_env(tmp_path), "REGBRIDGE_RELAY_CONFIG": str(relay)})
+    argv, _ = COMMANDS["run relay"]
+    result = subprocess.run(argv, env=env, cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.splitlines() == [
+        f"registry-consumer: configuration error: {relay}:1: subscription: unknown field; "
+        "did you mean 'subscriptions'? (subscriptions is required)"
+    ], "the misspelt key is named, and nothing below it is guessed at"

@@ -14,6 +14,7 @@ from aiokafka import AIOKafkaProducer
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 from uvicorn.server import Server, ServerState
 
+from bridge.publisher import INIT_PRODUCER_ID_ERROR, SENDER_LOGGER
 from common.protocol import HeaderTimeoutProtocol, header_timeout_protocol
 
 
@@ -27,6 +28,14 @@ async def test_aiokafka_producer_internals_used_to_abort_it() -> None:
         assert list(inspect.signature(fail_all).parameters) == ["exception"], "fail_all changed"
     finally:
         await producer.stop()
+
+
+def test_aiokafka_logs_the_init_producer_id_refusal_where_the_publisher_filters_it() -> None:
+    """bridge.publisher.refusal_said_once filters this line on this logger during its probe."""
+    from aiokafka.producer import sender
+
+    assert sender.log.name == SENDER_LOGGER, "aiokafka's sender logs under another name"
+    assert INIT_PRODUCER_ID_ERROR in inspect.getsource(sender.InitPIDHandler), "the wording changed"
 
 
 def test_uvicorn_httptools_protocol_hooks_the_header_timeout_overrides() -> None:

@@ -16,10 +16,20 @@ from starlette.types import ASGIApp
 from common.protocol import header_timeout_protocol
 from consumers.dashboard.app import create_app
 from consumers.dashboard.settings import DashboardSettings
-from consumers.store import migrate
 from consumers.store.engine import create_engine, redacted
+from consumers.store.startup import open_store
 
 log = logging.getLogger("consumers.dashboard")
+
+
+async def migrate_store(database_url: str, within: float = 0.0) -> None:
+    """Bring the schema up to date; a store that cannot be used for ``within`` seconds
+    raises ``StoreError`` (one line; the CLI exits 1)."""
+    engine = create_engine(database_url)
+    try:
+        await open_store(engine, database_url, migrating=True, within=within)
+    finally:
+        await engine.dispose()
 
 
 class DashboardServer(uvicorn.Server):
@@ -62,7 +72,7 @@ def access_mode(settings: DashboardSettings) -> str:
 async def serve(settings: DashboardSettings) -> None:
     """Run until SIGTERM or SIGINT."""
     if settings.migrate_on_start:
-        await migrate.upgrade_url(settings.database_url)
+        await migrate_store(settings.database_url, settings.store_start_timeout_s)
     fields = {"url": settings.url, "database": redacted(settings.database_url)}
     fields["access"] = access_mode(settings)
     log.info("dashboard serving", extra={"fields": fields})

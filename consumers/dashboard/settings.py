@@ -31,6 +31,7 @@ class DashboardSettings:
     port: int = DEFAULT_PORT
     refresh_seconds: int = DEFAULT_REFRESH_SECONDS
     migrate_on_start: bool = True
+    store_start_timeout_s: float = 60.0
     log: LogSettings = field(default_factory=LogSettings)
     access: AccessSettings = field(default_factory=AccessSettings)
     tls: ServerTLS = field(default_factory=lambda: ServerTLS(variables=DASHBOARD_TLS))
@@ -49,6 +50,7 @@ class DashboardSettings:
             port=port,
             refresh_seconds=env.integer("DASHBOARD_REFRESH_SECONDS", DEFAULT_REFRESH_SECONDS, minimum=0),
             migrate_on_start=env.flag("DASHBOARD_MIGRATE_ON_START", True),
+            store_start_timeout_s=env.number("STORE_START_TIMEOUT_SECONDS", 60.0, minimum=0.0),
             log=LogSettings.from_environ(env),
             access=AccessSettings.from_environ(env, tls=tls.enabled),
             tls=tls,

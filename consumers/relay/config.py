@@ -1,9 +1,12 @@
 """The relay's subscription file (``REGBRIDGE_RELAY_CONFIG``), read into frozen dataclasses.
 
-Every error is a :class:`~consumers.relay.yamlnodes.YamlFieldError` (a ``ConfigError``) whose
-message names the file, the line and the field, e.g.
-``relay.yaml:14: subscriptions[1].retry.max_attempts: must be a whole number of at least 1, got 'x'``.
-The file format is documented in ``docs/relay.md``.
+Errors are a :class:`~consumers.relay.yamlnodes.YamlFieldError` (a ``ConfigError``) listing
+every problem of the file in line order, one per line, each naming the file, the line and
+the field, e.g.
+``relay.yaml:14: subscriptions[1].retry.max_attempts: must be a whole number of at least 1, got 'x'``;
+a misspelt key names the known one it is closest to. The file format is documented in
+``docs/relay.md``. A new field is one entry in its ``*_FIELDS`` tuple and one
+``fields.get(...)`` line where the dataclass is built.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from yaml.nodes import Node
 from consumers.relay.retry import RetryPolicy
 from consumers.relay.yamlnodes import (
     Fields,
+    Problems,
     YamlFieldError,
     compose,
     fail,
@@ -42,6 +46,7 @@ SUBSCRIPTION_FIELDS = (
     "name", "url", "topics", "actions", "filters", "headers", "secret", "secret_env",
     "secret_file", "timeout", "retry", "format",
 )  # fmt: skip
+SECRET_FIELDS = ("secret", "secret_env", "secret_file")
 FILTER_FIELDS = ("repository", "tag", "media_types", "manifests_only")
 RETRY_FIELDS = ("initial", "max_delay", "max_attempts", "max_age", "multiplier")
 
@@ -105,22 +110,29 @@ def load_config(path: Path, environ: Mapping[str, str] | Lookup) -> RelayConfig:
 def parse_config(text: str, source: str, environ: Mapping[str, str] | Lookup) -> RelayConfig:
     lookup = environ.get if isinstance(environ, Mapping) else environ
     root = Fields(compose(text, source), "", source)
-    node = root.required("subscriptions")
+    subscriptions = root.need("subscriptions", lambda node, path, _s: _subscriptions(node, path, _s, lookup))
     root.done(("subscriptions",))
-    items = items_of(node, "subscriptions", source)
-    subscriptions = [_subscription(item, path, source, lookup) for path, item in items]
-    if not subscriptions:
-        raise fail(source, node, "subscriptions", "must list at least one subscription")
-    _check_unique(subscriptions, items, source)
     return RelayConfig(tuple(subscriptions))
 
 
-def _check_unique(found: list[Subscription], items: list[tuple[str, Node]], source: str) -> None:
+def _subscriptions(node: Node, path: str, source: str, lookup: Lookup) -> list[Subscription]:
+    """Every subscription of the list; the problems of all of them, if any."""
+    items = items_of(node, path, source)
+    problems = Problems()
+    found: list[tuple[Subscription, str, Node]] = []
+    for item_path, item in items:
+        with problems.kept():
+            found.append((_subscription(item, item_path, source, lookup), item_path, item))
+    if not items:
+        problems.add(fail(source, node, path, "must list at least one subscription"))
     seen: set[str] = set()
-    for subscription, (path, node) in zip(found, items, strict=True):
+    for subscription, item_path, item in found:
         if subscription.name in seen:
-            raise fail(source, node, f"{path}.name", f"{subscription.name!r} is used by another subscription")
+            taken = f"{subscription.name!r} is used by another subscription"
+            problems.add(fail(source, item, f"{item_path}.name", taken))
         seen.add(subscription.name)
+    problems.raise_any()
+    return [subscription for subscription, _path, _node in found]
 
 
 def _subscription(node: Node, path: str, source: str, lookup: Lookup) -> Subscription:
@@ -173,15 +185,29 @@ def _read_headers(node: Node, path: str, source: str) -> tuple[tuple[str, str], 
     for name in fields.names():
         reserved = name.lower() in _RESERVED_HEADERS or name.lower().startswith("x-registry-")
         if not _HEADER.match(name) or reserved:
-            raise fail(
-                source, fields.key(name), fields.field(name), "is not a header name the relay lets you set"
-            )
+            problem = "is not a header name the relay lets you set"
+            fields.record(fail(source, fields.key(name), fields.field(name), problem))
+            fields.optional(name)  # taken: not "unknown" as well
+            continue
         pairs.append((name, fields.need(name, read_text)))
+    fields.done(())
     return tuple(pairs)
 
 
 def _read_secret(fields: Fields, lookup: Lookup) -> str | None:
-    given = [name for name in ("secret", "secret_env", "secret_file") if name in fields.names()]
+    """The secret from ``secret``, ``secret_env`` or ``secret_file``; a problem is kept
+    in ``fields`` (None then)."""
+    try:
+        return _secret(fields, lookup)
+    except YamlFieldError as error:
+        fields.record(error)
+        for name in SECRET_FIELDS:
+            fields.optional(name)  # taken: the problem is said once, not as "unknown" too
+        return None
+
+
+def _secret(fields: Fields, lookup: Lookup) -> str | None:
+    given = [name for name in SECRET_FIELDS if name in fields.names()]
     if len(given) > 1:
         node = fields.required(given[1])
         raise fail(fields.source, node, fields.field(given[1]), f"give only one of {', '.join(given)}")

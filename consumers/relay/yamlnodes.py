@@ -1,16 +1,25 @@
-"""Reading a YAML file through its node tree, so that every error names a line and a field.
+"""Reading a YAML file through its node tree, so that every error names a line and a field,
+and a file with several mistakes gets all of them at once.
 
 PyYAML's ``compose`` returns nodes that keep ``start_mark`` (0-based line and column).
 :class:`Fields` reads one mapping node key by key; the ``read_*`` functions turn one node
 into a typed value or raise :class:`YamlFieldError`, whose message is
 ``<file>:<line>: <field path>: <problem>``.
+
+:meth:`Fields.get` and :meth:`Fields.need` do not stop at a bad value: they keep the error
+and go on with the next field, and :meth:`Fields.done` raises one :class:`YamlFieldError`
+holding every problem of the mapping (nested mappings' included), one per line, in line
+order. An unknown key names the nearest known one when there is a close one (a typo), and a
+required key that is missing names the misspelt key that was probably meant.
 """
 
 from __future__ import annotations
 
+import contextlib
+import difflib
 import re
-from collections.abc import Callable
-from typing import Any, TypeVar
+from collections.abc import Callable, Iterator
+from typing import Any, TypeVar, cast
 
 import yaml
 from yaml.constructor import ConstructorError, SafeConstructor
@@ -25,7 +34,34 @@ _UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, None: 1.0}
 
 
 class YamlFieldError(ConfigError):
-    """A YAML file is malformed; the message names the file, the line and the field."""
+    """A YAML file is malformed. ``problems`` are ``(line, text)`` pairs, each text naming the
+    file, the line and the field; the message is their texts, one per line, in line order."""
+
+    def __init__(self, message: str, problems: list[tuple[int, str]] | None = None) -> None:
+        self.problems = sorted(problems or [(0, message)], key=lambda problem: problem[0])
+        super().__init__("\n".join(text for _line, text in self.problems))
+
+
+class Problems:
+    """The errors found so far in one part of a file."""
+
+    def __init__(self) -> None:
+        self.found: list[tuple[int, str]] = []
+
+    def add(self, error: YamlFieldError) -> None:
+        self.found += error.problems
+
+    @contextlib.contextmanager
+    def kept(self) -> Iterator[None]:
+        """Keep a :class:`YamlFieldError` raised inside, and go on."""
+        try:
+            yield
+        except YamlFieldError as error:
+            self.add(error)
+
+    def raise_any(self) -> None:
+        if self.found:
+            raise YamlFieldError("", self.found)
 
 
 def line_of(node: Node) -> int:
@@ -34,7 +70,15 @@ def line_of(node: Node) -> int:
 
 
 def fail(source: str, node: Node, path: str, problem: str) -> YamlFieldError:
-    return YamlFieldError(f"{source}:{line_of(node)}: {path}: {problem}")
+    line = line_of(node)
+    text = f"{source}:{line}: {path}: {problem}"
+    return YamlFieldError(text, [(line, text)])
+
+
+def nearest(name: str, known: Iterator[str] | tuple[str, ...] | list[str]) -> str | None:
+    """The known name ``name`` is most likely a typo of, if one is close enough."""
+    found = difflib.get_close_matches(name, list(known), n=1, cutoff=0.6)
+    return found[0] if found else None
 
 
 def compose(text: str, source: str) -> Node:
@@ -55,17 +99,19 @@ def is_null(node: Node) -> bool:
 
 
 class Fields:
-    """The keys of one mapping node. Each key is taken once; :meth:`done` rejects the rest."""
+    """The keys of one mapping node. Each key is taken once; :meth:`done` rejects the rest
+    and raises every problem found on the way."""
 
     def __init__(self, node: Node, path: str, source: str) -> None:
         if not isinstance(node, MappingNode):
             raise fail(source, node, path or "(top level)", "must be a mapping of field: value")
         self.node, self.path, self.source = node, path, source
+        self.problems = Problems()
         own: set[str] = set()
         for key, _value in node.value:
             name = self._name(key)
             if name in own:
-                raise fail(source, key, self.field(name), "appears twice")
+                self.problems.add(fail(source, key, self.field(name), "appears twice"))
             own.add(name)
         SafeConstructor().flatten_mapping(node)  # resolve ``<<: *anchor``; the file's own keys win
         self._items: dict[str, tuple[Node, Node]] = {}
@@ -95,23 +141,52 @@ class Fields:
         return None if item is None or is_null(item[1]) else item[1]
 
     def required(self, name: str) -> Node:
+        """The value node of ``name``; raises when it is missing, naming the key that looks
+        like a typo of it, if there is one (that key is then taken)."""
         value = self.optional(name)
         if value is None:
+            typo = nearest(name, self.names())
+            if typo is not None:
+                key, _value = self._items.pop(typo)
+                problem = f"unknown field; did you mean {name!r}? ({name} is required)"
+                raise fail(self.source, key, self.field(typo), problem)
             raise fail(self.source, self.node, self.field(name), "is required")
         return value
 
     def get(self, name: str, read: Callable[[Node, str, str], T], default: T) -> T:
+        """``read`` of the value of ``name``, or ``default`` when absent; a bad value is kept
+        as a problem (raised by :meth:`done`) and reads as ``default``."""
         value = self.optional(name)
-        return default if value is None else read(value, self.field(name), self.source)
+        if value is None:
+            return default
+        with self.problems.kept():
+            return read(value, self.field(name), self.source)
+        return default
 
     def need(self, name: str, read: Callable[[Node, str, str], T]) -> T:
-        return read(self.required(name), self.field(name), self.source)
+        """``read`` of the value of ``name``, which must be there. When it is missing or bad
+        the problem is kept and the result is a placeholder (None): :meth:`done` raises
+        before anything can use it."""
+        with self.problems.kept():
+            return read(self.required(name), self.field(name), self.source)
+        return cast(T, None)
+
+    def record(self, error: YamlFieldError) -> None:
+        """Keep a problem found by the caller (raised by :meth:`done`)."""
+        self.problems.add(error)
 
     def done(self, known: tuple[str, ...]) -> None:
-        """Fail on the first key nobody took (a typo, most often)."""
+        """Reject every key nobody took (a typo, most often: the nearest known key is
+        named), then raise every problem of this mapping, if any."""
         for name, (key, _value) in self._items.items():
-            hint = f" (known: {', '.join(known)})" if known else ""
-            raise fail(self.source, key, self.field(name), "unknown field" + hint)
+            typo = nearest(name, known)
+            if typo is not None:
+                hint = f"; did you mean {typo!r}?"
+            else:
+                hint = f" (known: {', '.join(known)})" if known else ""
+            self.problems.add(fail(self.source, key, self.field(name), "unknown field" + hint))
+        self._items.clear()
+        self.problems.raise_any()
 
 
 def _scalar(node: Node, path: str, source: str) -> Any:

@@ -13,6 +13,7 @@ A URL that already names a driver (``sqlite+aiosqlite``, ``postgresql+asyncpg``)
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 from typing import Any
 
@@ -48,9 +49,12 @@ def async_url(text: str) -> URL:
 
 
 def _prepare_sqlite_file(url: URL) -> None:
+    """Create the file's directory when it can; when it cannot, SQLite fails to open the
+    file at the first connection, and that failure is explained (``store.diagnosis``)."""
     database = url.database
     if database and database != ":memory:" and not database.startswith("file:"):
-        Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        with contextlib.suppress(OSError):
+            Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

@@ -36,10 +36,24 @@ def head_revision() -> str | None:
     return ScriptDirectory.from_config(alembic_config()).get_current_head()
 
 
+def known_revisions() -> set[str]:
+    """Every revision this version's migrations know."""
+    return {script.revision for script in ScriptDirectory.from_config(alembic_config()).walk_revisions()}
+
+
 def _upgrade(connection: Connection, revision: str) -> None:
+    _lock(connection)
+    command.upgrade(alembic_config(connection), revision)
+
+
+def _downgrade(connection: Connection, revision: str) -> None:
+    _lock(connection)
+    command.downgrade(alembic_config(connection), revision)
+
+
+def _lock(connection: Connection) -> None:
     if connection.dialect.name == "postgresql":
         connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_LOCK_KEY})
-    command.upgrade(alembic_config(connection), revision)
 
 
 def _current(connection: Connection) -> str | None:
@@ -64,6 +78,13 @@ async def upgrade_url(database_url: str) -> str | None:
         return await current_revision(engine)
     finally:
         await engine.dispose()
+
+
+async def downgrade(engine: AsyncEngine, revision: str) -> None:
+    """Take the schema back to ``revision`` (rolling back to an older version): what the
+    later migrations added is dropped, rows included. One transaction."""
+    async with engine.begin() as connection:
+        await connection.run_sync(_downgrade, revision)
 
 
 async def current_revision(engine: AsyncEngine) -> str | None:

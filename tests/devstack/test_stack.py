@@ -1,17 +1,15 @@
 """``registry-bridge dev`` (``make run``): the one-minute local demo, run as a newcomer would.
 
-It starts on free ports (every port flag 0) in a temporary directory, so it never meets a
-real 5000/8080 or the project's ``./var``. The test reads what it printed, runs the printed
-skopeo push, sees the events in Kafka and the image in the dashboard's API and the store,
-then presses Ctrl-C (SIGINT) and checks that every process it started is gone.
+It starts on free ports (every port flag 0) in a temporary directory (``tests.support.demo``).
+The test reads what it printed, runs the printed skopeo push, sees the events in Kafka and
+the image in the dashboard's API and the store, then presses Ctrl-C (SIGINT) and checks that
+every process it started is gone. How it stops in harder cases: ``test_supervisor.py``.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
-import os
 import re
 import shlex
 import signal
@@ -20,124 +18,31 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 import pytest
+import yaml
 
+from common.environ import Environ
+from devstack.broker import normal_broker_line
 from devstack.ports import DevPorts, port_open
-from devstack.stack import DevStack, dev_processes, registry_snippet
+from devstack.registry import normal_log_line
+from devstack.stack import DevStack, demo_token, dev_processes, registry_config, registry_snippet
 from tests.support.database import read_table
+from tests.support.demo import STOPPED, Dev, alive, running_dev, stop_everything
 from tests.support.kafka import consume
+from tests.support.paths import DOCS, ROOT
 from tests.support.processes import clean_env
-
-PORT_FLAGS = (
-    "--port",
-    "--kafka-port",
-    "--registry-port",
-    "--registry-debug-port",
-    "--dashboard-port",
-    "--metrics-port",
-)
-READY = "[dev] Ctrl-C stops everything"
-
-
-@dataclass
-class Dev:
-    process: subprocess.Popen[bytes]
-    log: Path
-    cwd: Path
-
-    def text(self) -> str:
-        return self.log.read_text(errors="replace")
-
-    def found(self, pattern: str) -> str:
-        match = re.search(pattern, self.text(), re.MULTILINE)
-        assert match, f"{pattern!r} is not in the output:\n{self.text()}"
-        return match.group(1)
-
-    def children(self) -> list[int]:
-        """The pids whose parent is the dev process (the broker and every supervised process)."""
-        return [pid for pid in _pids() if _stat(pid)[1:2] == [str(self.process.pid)]]
-
-    def started(self) -> list[int]:
-        """Every live process working in the test's directory but the dev process itself: what
-        it started, even once orphaned (children inherit the working directory)."""
-        found = []
-        for pid in _pids():
-            with contextlib.suppress(OSError):
-                if Path(f"/proc/{pid}/cwd").resolve() == self.cwd.resolve() and pid != self.process.pid:
-                    found.append(pid)
-        return [pid for pid in found if _alive(pid)]
-
-
-def _pids() -> list[int]:
-    return [int(entry.name) for entry in Path("/proc").iterdir() if entry.name.isdigit()]
-
-
-def _stat(pid: int) -> list[str]:
-    """State, parent pid, ... (the fields after the command name), or [] once gone."""
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except (OSError, IndexError):
-        return []
-
-
-def _alive(pid: int) -> bool:
-    return _stat(pid)[:1] not in ([], ["Z"])
-
-
-def _wait_for_banner(dev: Dev, within: float = 180.0) -> None:
-    deadline = time.monotonic() + within
-    while READY not in dev.text():
-        assert dev.process.poll() is None, f"dev exited ({dev.process.returncode}):\n{dev.text()}"
-        assert time.monotonic() < deadline, f"no banner after {within}s:\n{dev.text()}"
-        time.sleep(0.2)
-
-
-def _start_dev(cwd: Path) -> Dev:
-    cwd.mkdir()
-    argv = [sys.executable, "-m", "bridge", "dev"] + [a for flag in PORT_FLAGS for a in (flag, "0")]
-    log = cwd / "dev.log"
-    with open(log, "wb") as out:
-        process = subprocess.Popen(
-            argv, cwd=cwd, env=clean_env(), stdout=out, stderr=subprocess.STDOUT, start_new_session=True
-        )
-    return Dev(process, log, cwd)
 
 
 @pytest.fixture
 def dev(tmp_path: Path) -> Iterator[Dev]:
-    """``registry-bridge dev`` up to its banner. The machine is shared: another process can take
-    a port between dev choosing it and a child binding it; that case starts again, anew."""
-    for attempt in (1, 2, 3):
-        running = _start_dev(tmp_path / f"attempt-{attempt}")
-        try:
-            _wait_for_banner(running)
-            break
-        except AssertionError:
-            _stop_everything(running)
-            if attempt == 3 or "address already in use" not in running.text().lower():
-                raise
+    running = running_dev(tmp_path)
     try:
         yield running
     finally:
-        _stop_everything(running)
-
-
-def _stop_everything(dev: Dev) -> None:
-    """After a failed test: Ctrl-C first, then SIGKILL whatever is left, by pid."""
-    if dev.process.poll() is None:
-        dev.process.send_signal(signal.SIGINT)
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            dev.process.wait(timeout=60)
-    if dev.process.poll() is None:
-        os.killpg(dev.process.pid, signal.SIGKILL)
-    for pid in dev.started():
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signal.SIGKILL)
-    dev.process.wait(timeout=30)
+        stop_everything(running)
 
 
 def _demo_digest(cwd: Path) -> str:
@@ -159,13 +64,15 @@ def _tags_in_dashboard(url: str, within: float = 90.0) -> list[dict[str, str]]:
 def test_make_run_demo_pushes_a_sample_image_through_and_stops_cleanly(dev: Dev) -> None:
     children = dev.children()
     assert len(children) == 7, "broker, bridge, three consumers, dashboard and registry"
-    assert sorted(dev.started()) == sorted(children)
+    assert sorted(dev.started()) == sorted([*children, dev.process.pid])
+    assert sorted(dev.recorded().values()) == sorted(children), "var/dev.pid names every child"
     token = dev.found(r"Authorization: \[Bearer ([^\]]+)\]")
-    bridge = dev.found(r"^\[dev\] bridge ready: POST (http://127\.0\.0\.1:\d+)/events$")
+    bridge = dev.found(r"^\[dev\] bridge ready: POST (http://127\.0\.0\.1:\d+)/events ")
     bootstrap = dev.found(r"embedded Kafka broker \(Tansu, in memory\) on (\S+)$")
     dashboard = dev.found(r"^\[dev\] dashboard: (http://127\.0\.0\.1:\d+/)$")
     push = dev.found(r"^    (skopeo copy .*)$")
     assert f"url: {bridge}/events" in dev.text() and token
+    assert (dev.cwd / "var" / "bridge-token").read_text().strip() == token, "the token is kept in var"
 
     done = subprocess.run(shlex.split(push), capture_output=True, text=True, timeout=120, check=False)
     assert done.returncode == 0, done.stderr
@@ -178,14 +85,18 @@ def test_make_run_demo_pushes_a_sample_image_through_and_stops_cleanly(dev: Dev)
     tags = asyncio.run(read_table(f"sqlite:///{dev.cwd / 'var' / 'registry.db'}", "tags"))
     assert [(t["repository"], t["tag"], t["digest"]) for t in tags] == [("demo/hello", "v1", digest)]
 
+    assert "blob unknown" not in dev.text(), "the registry's normal probes are not shown as errors"
+    alarming = re.compile(r'"level":"(error|critical)"|level=error|\bERROR\b|Traceback')
+    errors = [line for line in dev.text().splitlines() if alarming.search(line)]
+    assert errors == [], "a first run shows no error line"
     dev.process.send_signal(signal.SIGINT)  # Ctrl-C
     assert dev.process.wait(timeout=120) == 0, dev.text()
-    assert [pid for pid in children if _alive(pid)] == []
+    assert [pid for pid in children if alive(pid)] == []
     assert dev.started() == [], "no process left working in the demo's directory"
-    assert "[dev] embedded broker stopped" in dev.text()
+    assert "[dev] broker stopped" in dev.text() and dev.text().rstrip().endswith(STOPPED)
     assert (dev.cwd / "var" / "spool" / "lock").exists(), "the bridge ran with its spool"
-    ports = [int(p) for p in re.findall(r"127\.0\.0\.1:(\d+)", dev.text())]
-    assert [p for p in set(ports) if port_open("127.0.0.1", p)] == []
+    assert [p for p in dev.ports() if port_open("127.0.0.1", p)] == []
+    assert not (dev.cwd / "var" / "dev.pid").exists(), "a clean stop removes the pid file"
 
 
 def test_a_taken_port_is_swapped_for_a_free_one() -> None:
@@ -226,3 +137,57 @@ def test_dev_snippet_names_a_reachable_url() -> None:
     wide = DevStack("127.0.0.1:9092", "tok", "0.0.0.0", DevPorts(bridge=5080))
     assert wide.events_url == "http://127.0.0.1:5080/events"  # the local registry
     assert f"url: http://{socket.gethostname()}:5080/events" in registry_snippet(wide)
+
+
+def test_the_bridge_token_is_kept_in_var_and_reused(tmp_path: Path) -> None:
+    var = tmp_path / "var"
+    first = demo_token(Environ({}), var)
+    assert demo_token(Environ({}), var) == first, "a registry configured from the banner keeps working"
+    assert (var / "bridge-token").stat().st_mode & 0o777 == 0o600
+    assert demo_token(Environ({"REGBRIDGE_AUTH_TOKENS": "mine,other"}), var) == "mine"
+    (var / "bridge-token").write_text("\n")
+    assert demo_token(Environ({}), var) not in ("", first), "an empty file gets a new token"
+
+
+def _recommended_endpoint() -> dict[str, object]:
+    """The endpoint of the first YAML block of docs/registry-setup.md."""
+    text = (DOCS / "registry-setup.md").read_text()
+    block = text.split("```yaml\n", 1)[1].split("```", 1)[0]
+    endpoint: dict[str, object] = yaml.safe_load(block)["notifications"]["endpoints"][0]
+    return endpoint
+
+
+def test_the_printed_registry_block_is_what_the_docs_recommend() -> None:
+    stack = DevStack("127.0.0.1:9092", "tok", "127.0.0.1", DevPorts(bridge=5080))
+    printed = yaml.safe_load(registry_snippet(stack))["notifications"]["endpoints"][0]
+    recommended = _recommended_endpoint()
+    for key in ("timeout", "threshold", "backoff"):
+        assert printed[key] == recommended[key], key
+    local = registry_config(stack).as_dict()["notifications"]["endpoints"][0]
+    assert {k: local[k] for k in ("timeout", "threshold", "backoff")} == {
+        k: printed[k] for k in ("timeout", "threshold", "backoff")
+    }, "the local registry runs with what the banner prints"
+    readme = (ROOT / "README.md").read_text()
+    assert registry_snippet(stack).replace("Bearer tok", "Bearer <token>") in readme
+
+
+def test_only_tansus_idempotence_refusal_is_left_out() -> None:
+    refusal = (
+        "\x1b[2m2026-12-01T08:05:44.042280Z\x1b[0m \x1b[31mERROR\x1b[0m "
+        "\x1b[2mtansu_storage::dynostore\x1b[0m\x1b[2m:\x1b[0m \x1b[2m2166:\x1b[0m "
+        "\x1b[3mproducer\x1b[0m\x1b[2m=\x1b[0mNone \x1b[3mepoch\x1b[0m\x1b[2m=\x1b[0mNone"
+    )
+    assert not normal_broker_line(refusal)
+    assert normal_broker_line("\x1b[31mERROR\x1b[0m tansu_storage::dynostore: 99: disk full")
+    assert normal_broker_line("listening on: tcp://127.0.0.1:9092")
+
+
+def test_only_the_registrys_blob_probes_are_left_out() -> None:
+    probe = (
+        'time="2026-12-01T07:59:10Z" level=error msg="response completed with error" '
+        'err.code="blob unknown" err.detail="sha256:a09b" err.message="blob unknown to registry"'
+    )
+    assert not normal_log_line(probe)
+    assert normal_log_line(probe.replace("blob unknown", "manifest unknown"))
+    assert normal_log_line('time="x" level=error msg="response completed with error" err.code="unknown"')
+    assert normal_log_line('time="x" level=info msg="listening on 127.0.0.1:5000"')

@@ -204,3 +204,62 @@ def test_the_documented_example_parses() -> None:
     assert deployer.retry == RetryPolicy(initial=0.5, max_delay=30, max_attempts=8, max_age=600)
     assert (scanner.secret, scanner_eu.secret) == ("s", "s")
     assert scanner_eu.url != scanner.url and scanner_eu.filters.manifests_only
+
+
+def problems_of(text: str) -> list[str]:
+    with pytest.raises(ConfigError) as caught:
+        parse_config(textwrap.dedent(text), "relay.yaml", {})
+    return str(caught.value).splitlines()
+
+
+def test_every_error_is_reported_in_line_order() -> None:
+    """The issue's file: ``max_attempts: ten`` on line 5 used to be passed over for line 6."""
+    found = problems_of(
+        """\
+        subscriptions:
+          - name: hook
+            url: http://hook/
+            retry:
+              max_attempts: ten
+            timeout: soon
+          - name: bad name
+            url: ftp://x/
+            filters: {manifests_only: maybe, tagg: v1}
+            headers: {Host: x, X-Team: a}
+            secret: x
+            secret_env: Y
+        """
+    )
+    assert [line.split(":")[1] for line in found] == ["5", "6", "7", "8", "9", "9", "10", "12"], found
+    assert "subscriptions[0].retry.max_attempts: must be a whole number" in found[0]
+    assert "subscriptions[0].timeout: must be a duration" in found[1]
+    assert "subscriptions[1].name: 'bad name' must be" in found[2]
+    assert "subscriptions[1].url: 'ftp://x/' must be an absolute" in found[3]
+    assert "subscriptions[1].filters.manifests_only: must be true or false" in found[4]
+    assert "subscriptions[1].filters.tagg: unknown field; did you mean 'tag'?" in found[5]
+    assert "subscriptions[1].headers.Host: is not a header name" in found[6]
+    assert "subscriptions[1].secret_env: give only one of secret, secret_env" in found[7]
+
+
+def test_a_misspelt_top_level_key_is_named_with_the_key_it_means() -> None:
+    found = problems_of("subscription:\n  - name: a\n    url: http://a/\n")
+    assert found == [
+        "relay.yaml:1: subscription: unknown field; did you mean 'subscriptions'? (subscriptions is required)"
+    ]
+
+
+def test_a_misspelt_key_suggests_the_nearest_known_one() -> None:
+    found = problems_of(A + "    retyr: {}\n    timeuot: 3\n    colour: red\n")
+    assert found[0] == "relay.yaml:4: subscriptions[0].retyr: unknown field; did you mean 'retry'?"
+    assert found[1] == "relay.yaml:5: subscriptions[0].timeuot: unknown field; did you mean 'timeout'?"
+    assert found[2].startswith("relay.yaml:6: subscriptions[0].colour: unknown field (known: name, url,")
+
+
+def test_duplicate_names_and_keys_are_all_reported() -> None:
+    found = problems_of(
+        A + "  - name: a\n    url: http://b/\n  - name: c\n    url: http://c/\n    url: http://d/\n"
+    )
+    assert found == [
+        "relay.yaml:4: subscriptions[1].name: 'a' is used by another subscription",
+        "relay.yaml:8: subscriptions[2].url: appears twice",
+    ]

@@ -1,0 +1,88 @@
+"""The upgrade and rollback procedure of docs/operations.md on a real store, with the real
+commands: a consumer that may not migrate refuses an older schema and names the command; ``db
+upgrade`` brings it up; ``db downgrade`` takes it back for the older version, which a newer
+schema would otherwise stop."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from sqlalchemy import inspect
+
+from consumers.errors import StoreError
+from consumers.store import migrate
+from consumers.store.engine import create_engine
+from consumers.store.startup import open_store
+from tests.support.paths import DOCS
+from tests.support.processes import clean_env
+
+CONSUMER = [sys.executable, "-m", "consumers"]
+
+
+def _db(url: str, *argv: str) -> subprocess.CompletedProcess[str]:
+    env = clean_env(REGBRIDGE_DATABASE_URL=url, REGBRIDGE_LOG_LEVEL="WARNING")
+    return subprocess.run([*CONSUMER, "db", *argv], env=env, capture_output=True, text=True, timeout=120)
+
+
+async def _tables(url: str) -> set[str]:
+    engine = create_engine(url)
+    try:
+        async with engine.connect() as connection:
+            return set(await connection.run_sync(lambda sync: inspect(sync).get_table_names()))
+    finally:
+        await engine.dispose()
+
+
+async def _refusal(url: str) -> str:
+    engine = create_engine(url)
+    try:
+        with pytest.raises(StoreError) as refused:
+            await open_store(engine, url, migrating=False, within=0)
+        return str(refused.value)
+    finally:
+        await engine.dispose()
+
+
+async def test_upgrade_then_roll_back(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'registry.db'}"
+    head = migrate.head_revision()
+    assert head == "0003", "update this test's revisions with the next migration"
+    engine = create_engine(url, writer=True)
+    try:
+        await migrate.upgrade(engine, "0002")  # the store as the previous release left it
+    finally:
+        await engine.dispose()
+    assert "run registry-consumer db upgrade first" in await _refusal(url)
+
+    upgraded = _db(url, "upgrade")
+    assert upgraded.returncode == 0 and upgraded.stdout.strip() == f"schema at revision {head}", (
+        upgraded.stderr
+    )
+    assert "pushes" in await _tables(url)
+
+    rolled_back = _db(url, "downgrade", "0002")
+    assert rolled_back.returncode == 0, rolled_back.stderr
+    assert rolled_back.stdout.strip() == "schema at revision 0002"
+    assert "pushes" not in await _tables(url), "what 0003 added is gone"
+    current = _db(url, "current")
+    assert current.stdout.strip() == f"schema at revision 0002; latest is {head}"
+
+
+def test_an_unknown_revision_is_refused_before_anything_changes(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'registry.db'}"
+    refused = _db(url, "downgrade", "0042")
+    assert refused.returncode == 2 and "'0042' is not a revision of this version" in refused.stderr
+    assert not (tmp_path / "registry.db").exists()
+
+
+def test_the_doc_gives_the_order_and_the_commands() -> None:
+    operations = (DOCS / "operations.md").read_text()
+    for command in (
+        "registry-consumer db upgrade",
+        "registry-consumer db downgrade",
+        "registry-consumer db current",
+    ):
+        assert command in operations
