@@ -102,7 +102,7 @@ async def _current(url: str) -> str | None:
 @db.command()
 def upgrade() -> None:
     """Migrate the store to the latest schema."""
-    revision = asyncio.run(migrate.upgrade_url(_database_url()))
+    revision = asyncio.run(_upgrade(_database_url()))
     click.echo(f"schema at revision {revision}")
 
 
