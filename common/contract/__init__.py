@@ -18,6 +18,9 @@ Record layout (see ``docs/events.md``):
 * headers: ``event-id``, ``action``, ``repository``, ``content-type`` and the
   CloudEvents Kafka binary-mode headers ``ce_specversion``, ``ce_id``, ``ce_source``,
   ``ce_type``, ``ce_time``, ``ce_subject``.
+
+The reconcile's observations (``<prefix>.reconcile``, header ``regbridge-origin:
+reconcile``) use the same layout; :mod:`common.contract.observation` describes them.
 """
 
 from common.contract.event import (
@@ -31,6 +34,16 @@ from common.contract.event import (
     InvalidEnvelope,
     InvalidEvent,
     parse_envelope,
+)
+from common.contract.observation import (
+    OBSERVATION_ACTION,
+    ORIGIN_HEADER,
+    RECONCILE_ORIGIN,
+    RECONCILE_USER_AGENT,
+    SUBJECTS,
+    Observation,
+    encode_observation,
+    made_by_reconcile,
 )
 from common.contract.records import (
     CE_SOURCE_FALLBACK,
@@ -54,6 +67,7 @@ from common.contract.routing import (
     DLQ_SUFFIX,
     INVALID_SUFFIX,
     OTHER,
+    RECONCILE_SUFFIX,
     TOPIC_HANDLERS,
     TopicRouter,
 )
@@ -73,21 +87,30 @@ __all__ = [
     "KNOWN_ACTIONS",
     "MANIFEST_HINTS",
     "MAX_RECORD_BYTES",
+    "OBSERVATION_ACTION",
+    "ORIGIN_HEADER",
     "OTHER",
+    "RECONCILE_ORIGIN",
+    "RECONCILE_SUFFIX",
+    "RECONCILE_USER_AGENT",
+    "SUBJECTS",
     "TOPIC_HANDLERS",
     "ContractError",
     "Event",
     "Headers",
     "InvalidEnvelope",
     "InvalidEvent",
+    "Observation",
     "OutgoingRecord",
     "TopicRouter",
     "ce_source_for",
     "ce_type_for",
     "decode_event",
     "encode_event",
+    "encode_observation",
     "encode_quarantine",
     "event_headers",
     "header_value",
+    "made_by_reconcile",
     "parse_envelope",
 ]
