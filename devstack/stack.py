@@ -3,7 +3,8 @@
 The embedded broker, then the explicit list of processes in :func:`dev_processes`: the
 bridge, the three consumers and the dashboard on the SQLite store under ``./var/``, and,
 when ``docker-registry`` is installed, a local registry wired to the bridge (no auth,
-loopback only, storage under ``./var/registry``, deletes enabled). Once everything
+loopback only, storage under ``./var/registry``, deletes enabled) and the reconcile against
+it (a backfill at start: the dashboard shows what the registry already holds). Once everything
 answers, it prints the registry's notifications block, the URLs, and a skopeo command
 that pushes a sample image. Ctrl-C or SIGTERM stops it all (:mod:`devstack.supervisor`).
 
@@ -81,7 +82,7 @@ def dev_processes(stack: DevStack) -> list[ProcessSpec]:
         bridge_process(stack),
         *(consumer_process(stack, handler) for handler in HANDLERS),
         dashboard_process(stack),
-        *([registry_process(stack)] if stack.registry_binary else []),
+        *([registry_process(stack), reconcile_process(stack)] if stack.registry_binary else []),
     ]
 
 
@@ -121,6 +122,18 @@ def dashboard_process(stack: DevStack) -> ProcessSpec:
 def registry_process(stack: DevStack) -> ProcessSpec:
     argv = [str(stack.registry_binary), "serve", str(stack.registry_config_path)]
     return ProcessSpec("registry", argv, {}, stack.url(stack.ports.registry, "/v2/"))
+
+
+def reconcile_process(stack: DevStack) -> ProcessSpec:
+    """``run reconcile`` against the local registry (metrics on the port after the consumers')."""
+    port = stack.ports.metrics + len(HANDLERS)
+    env = {
+        "REGBRIDGE_KAFKA_BOOTSTRAP_SERVERS": stack.bootstrap_servers,
+        "REGBRIDGE_REGISTRY_URL": stack.url(stack.ports.registry).rstrip("/"),
+        "REGBRIDGE_METRICS_HOST": "127.0.0.1",
+    }
+    argv = [sys.executable, "-m", "consumers", "run", "reconcile", "--metrics-port", str(port)]
+    return ProcessSpec("reconcile", argv, env, stack.url(port, "/healthz"))
 
 
 def registry_config(stack: DevStack) -> RegistryConfig:

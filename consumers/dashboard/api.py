@@ -8,7 +8,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from consumers.dashboard import api_activity, api_inventory, api_load
+from consumers.dashboard import api_activity, api_inventory, api_load, api_reconcile
 from consumers.store.tables import repositories
 
 PREFIX = "/api/v1"
@@ -39,6 +39,10 @@ def routes() -> list[BaseRoute]:
         Route(PREFIX + "/top/clients", api_load.top_clients, methods=["GET"]),
         Route(PREFIX + "/activity", api_activity.recent_activity, methods=["GET"]),
         Route(PREFIX + "/audit", api_activity.audit_log, methods=["GET"]),
+        Route(PREFIX + "/gaps", api_reconcile.event_gaps, methods=["GET"]),
+        Route(PREFIX + "/reconcile", api_reconcile.reconcile_status, methods=["GET"]),
+        Route(PREFIX + "/reconcile/passes", api_reconcile.reconcile_passes, methods=["GET"]),
+        Route(PREFIX + "/reconcile/passes/{id}/repairs", api_reconcile.reconcile_repairs, methods=["GET"]),
         Route(PREFIX + "/repositories", api_inventory.repositories, methods=["GET"]),
         Route(repo + "/tags", api_inventory.repository_tags, methods=["GET"]),
         Route(repo + "/manifests", api_inventory.repository_manifests, methods=["GET"]),

@@ -26,7 +26,6 @@ from common.kafka import KafkaClients
 from common.logs import configure_logging
 from consumers.errors import Interrupted
 from consumers.process import install_signals, tune_gc
-from consumers.relay.process import quiet_http_logs
 from consumers.reconcile.passes import ReconcilePass
 from consumers.reconcile.process import producer_factory, run_reconcile
 from consumers.reconcile.progress import Progress
@@ -34,6 +33,7 @@ from consumers.reconcile.publisher import ObservationPublisher
 from consumers.reconcile.settings import ReconcileSettings, load
 from consumers.reconcile.summary import PassSummary
 from consumers.registry_api import CredentialsRefused, RegistryClient, RegistryUnreachable
+from consumers.relay.process import quiet_http_logs
 from consumers.runner import StopRequest
 from consumers.store import migrate
 from consumers.store.engine import create_engine

@@ -21,9 +21,6 @@ from typing import Any
 
 from consumers.handlers.observed import REPAIRS
 
-TRIGGERS = ("once", "start", "interval", "restart", "retry")
-STATUSES = ("running", "ok", "failed", "interrupted")
-
 
 @dataclass(slots=True)
 class PassSummary:

@@ -12,6 +12,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from consumers.store.tables import reconcile_passes
 
+TRIGGERS = ("once", "start", "interval", "restart", "retry")
+STATUSES = ("running", "ok", "failed", "interrupted")
+
 
 async def start_pass(connection: AsyncConnection, row: Mapping[str, Any]) -> None:
     await connection.execute(reconcile_passes.insert().values(**row))

@@ -194,7 +194,7 @@ def test_a_taken_port_is_swapped_for_a_free_one() -> None:
         squatter.listen()
         taken = squatter.getsockname()[1]
         ports = DevPorts(bridge=taken, dashboard=taken, metrics=taken - 1).resolved()
-    assert taken not in (ports.bridge, ports.dashboard, ports.metrics, ports.metrics + 1, ports.metrics + 2)
+    assert taken not in (ports.bridge, ports.dashboard, *range(ports.metrics, ports.metrics + 4))
     assert len({ports.bridge, ports.dashboard, ports.registry, ports.registry_debug, ports.kafka}) == 5
 
 
@@ -203,7 +203,7 @@ def test_the_registry_is_in_the_stack_only_when_installed() -> None:
     without = [spec.name for spec in dev_processes(stack)]
     assert without == ["bridge", "consumer-push", "consumer-pull", "consumer-other", "dashboard"]
     with_registry = dev_processes(DevStack("127.0.0.1:9092", "t", "127.0.0.1", DevPorts(), "/usr/bin/x"))
-    assert [spec.name for spec in with_registry] == [*without, "registry"]
+    assert [spec.name for spec in with_registry] == [*without, "registry", "reconcile"]
     assert all(spec.ready_url for spec in with_registry)
 
 
