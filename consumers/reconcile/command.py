@@ -41,10 +41,13 @@ from consumers.store.engine import create_engine
 PROGRAM = "registry-consumer"
 
 
-async def one_pass(settings: ReconcileSettings, progress: Progress | None = None) -> PassSummary:
+async def one_pass(
+    settings: ReconcileSettings, progress: Progress | None = None, *, signals: bool = True
+) -> PassSummary:
     """One pass with resources of its own, opened and closed here."""
     stop = StopRequest()
-    install_signals(stop, "pass")
+    if signals:
+        install_signals(stop, "pass")
     engine = create_engine(settings.database_url, writer=True)
     publisher = ObservationPublisher(
         producer_factory(KafkaClients(settings.kafka)), settings.router, stop.pause
