@@ -45,7 +45,8 @@ class Fault:
     link: str | None = None  # the Link header to answer with instead
     hold_before: threading.Event | None = None  # wait for it before forwarding
     hold_after: threading.Event | None = None  # forward, then wait for it before answering
-    held: threading.Event = field(default_factory=threading.Event)  # set when a request is held
+    held: threading.Event = field(default_factory=threading.Event)  # set when held before forwarding
+    answered: threading.Event = field(default_factory=threading.Event)  # set when held after it
     hits: int = 0
 
     def matches(self, method: str, target: str) -> bool:
@@ -129,7 +130,7 @@ class RegistryFront:
         if fault is not None and fault.link is not None:
             out["link"] = fault.link
         if fault is not None and fault.hold_after is not None:
-            fault.held.set()
+            fault.answered.set()
             await asyncio.to_thread(fault.hold_after.wait, 60)
         if request.method == "HEAD":
             return Response(
