@@ -17,6 +17,7 @@ the test with a message saying what to install.
 from __future__ import annotations
 
 import os
+import ssl
 import subprocess
 import time
 from collections.abc import Mapping
@@ -258,7 +259,7 @@ class LocalRegistry:
         """Our registry answers ``/v2/`` (401 with auth on, else 200), and our process is alive."""
         if not port_open(self.host, self.port):
             return False
-        verify: Any = str(self.tls.ca_file) if self.tls else True
+        verify: Any = ssl.create_default_context(cafile=str(self.tls.ca_file)) if self.tls else True
         try:
             status = httpx.get(f"{self.url}/v2/", timeout=2.0, verify=verify).status_code
         except httpx.HTTPError:

@@ -26,8 +26,11 @@ from tests.support.scenario import Skopeo
 from tests.support.token_server import TokenServer
 
 pytestmark = pytest.mark.kafka
+# the store plays no part in what these check: one backend is enough
+SQLITE_ONLY = pytest.mark.parametrize("backend", ["sqlite"])
 
 
+@SQLITE_ONLY
 async def test_with_kafka_down_the_pass_waits_and_publishes_each_observation_once(
     filled: Filled, make_settings: MakeSettings, tmp_path: Path
 ) -> None:
@@ -76,6 +79,7 @@ def token_registry(
     server.stop()
 
 
+@SQLITE_ONLY
 async def test_token_auth_reads_the_registry_with_one_token_per_scope(
     token_registry: tuple[LocalRegistry, TokenServer, dict[str, str]], make_settings: MakeSettings
 ) -> None:
@@ -98,6 +102,7 @@ async def test_token_auth_reads_the_registry_with_one_token_per_scope(
         assert scopes[f"repository:{name}:pull"] == 1, name  # cached: one token per repository
 
 
+@SQLITE_ONLY
 async def test_refused_credentials_at_the_token_server_fail_the_pass(
     token_registry: tuple[LocalRegistry, TokenServer, dict[str, str]], make_settings: MakeSettings
 ) -> None:
