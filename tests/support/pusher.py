@@ -73,7 +73,7 @@ class ApiPusher:
             ),
             201,
         )
-        return answer.headers.get("Docker-Content-Digest", manifest.digest)
+        return str(answer.headers.get("Docker-Content-Digest", manifest.digest))
 
     async def image(
         self, client: httpx.AsyncClient, repository: str, tag: str | None, image: BuiltImage

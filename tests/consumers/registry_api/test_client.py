@@ -3,6 +3,7 @@ answers it maps to errors, retries that honour Retry-After, deletes."""
 
 from __future__ import annotations
 
+import ssl
 import time
 from collections.abc import Iterator
 from dataclasses import replace
@@ -51,15 +52,10 @@ async def test_tls_with_a_ca_file_basic_auth_and_deletes(
     good = fast(RegistrySettings(url=registry.url, username="alice", password="alice-pw", ca_file=ca_file))
     pusher = ApiPusher(registry.url, ("alice", "alice-pw"))
     async with RegistryClient(good) as client:
-        # the pusher is plain httpx: give it the same CA through the client's own transport
-        raw = pusher.client()
-        await raw.aclose()
-        assert await client.head_manifest("tls/app", "1.0") is None
         await client.ping()
-
-    async with httpx.AsyncClient(
-        base_url=registry.url, auth=("alice", "alice-pw"), verify=str(ca_file)
-    ) as raw:
+        assert await client.head_manifest("tls/app", "1.0") is None
+    trusted = ssl.create_default_context(cafile=str(ca_file))
+    async with httpx.AsyncClient(base_url=registry.url, auth=("alice", "alice-pw"), verify=trusted) as raw:
         await pusher.image(raw, "tls/app", "1.0", image)
     async with RegistryClient(good) as client:
         assert [page async for page in client.catalog()] == [["tls/app"]]
