@@ -56,7 +56,10 @@ class Scanner:
 
     async def scan(self, name: str, state: RepositoryState) -> RepositoryScan:
         scan = RepositoryScan(name, listed_at=self.clock())
-        listed = await self.client.tags(name)
+        try:
+            listed = await self.client.tags(name)
+        except NotFound:  # 2.x lists repositories that hold blobs but no manifest: no tags
+            listed = []
         scan.listed = set(listed)
         self.summary.tags += len(listed)
         fetched: dict[str, Manifest] = {}
