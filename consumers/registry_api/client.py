@@ -150,7 +150,7 @@ class RegistryClient:
         request = self._client.build_request(method, url, headers=headers)
         response = await self._client.send(request, stream=True)
         try:
-            body = b"" if method == "HEAD" else await _read(response, limit)
+            body = await _read(response, limit)  # a HEAD too: an unread stream closes the connection
         finally:
             await response.aclose()
         return response, body

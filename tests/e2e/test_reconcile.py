@@ -77,6 +77,8 @@ class Story:
     pull_at: float
     passes: list[dict[str, Any]]
     pulls: list[dict[str, Any]]  # pull_clients rows
+    metrics: str  # /metrics of run reconcile at the end
+    health: int
 
 
 def reconcile_env(
@@ -156,8 +158,8 @@ def _story(workdir: Path, bootstrap: str, url: str) -> Story:
             f"http://127.0.0.1:{port}/events", TOKEN, timeout="1s", backoff="1s"
         )
         registry.restart()
-        metrics = start_on_free_port(partial(_reconcile_process, env, logs))[0]
-        stack.callback(metrics.stop)
+        process, metrics_port = start_on_free_port(partial(_reconcile_process, env, logs))
+        stack.callback(process.stop)
         delta1, delta2, echo = (build_image("delta", f"e2e-{n}-{uuid.uuid4().hex[:6]}") for n in (1, 2, 3))
         push_sync(_push(registry.url, ("new/delta", "1.0", delta1)))
         wait_until(
@@ -183,9 +185,11 @@ def _story(workdir: Path, bootstrap: str, url: str) -> Story:
         passes = asyncio.run(read_table(url, "reconcile_passes"))
         pulls = asyncio.run(read_table(url, "pull_clients"))
         delivered = next(r for r in inventory_of(url).rows["tags"] if r["repository"] == "new/echo")
+        metrics = httpx.get(f"http://127.0.0.1:{metrics_port}/metrics", timeout=5).text
+        health = httpx.get(f"http://127.0.0.1:{metrics_port}/healthz", timeout=5).status_code
     return Story(
         lines, codes, backfilled, expected_backfill, {"tag": delta2.digest, "deleted": gamma}, repaired,
-        expected_after, delivered, pull_at, passes, pulls,
+        expected_after, delivered, pull_at, passes, pulls, metrics, health,
     )  # fmt: skip
 
 
@@ -277,3 +281,18 @@ def test_a_restart_seen_in_one_pull_starts_a_pass_within_a_minute(story: Story) 
     agents = {r["useragent"] for r in story.pulls}
     assert not [a for a in agents if a.startswith("registry-kafka-bridge-reconcile/")], agents
     assert sum(r["manifest_gets"] for r in story.pulls if r["useragent"].startswith("python-httpx/")) == 1
+
+
+def sample(metrics: str, name: str) -> float:
+    return sum(float(line.rsplit(" ", 1)[1]) for line in metrics.splitlines() if line.startswith(name))
+
+
+def test_run_reconcile_reports_its_passes_repairs_and_restarts(story: Story) -> None:
+    assert story.health == 200
+    assert sample(story.metrics, 'regbridge_reconcile_passes_total{outcome="ok"}') >= 3
+    assert sample(story.metrics, "regbridge_reconcile_restarts_detected_total") >= 2
+    assert sample(story.metrics, 'regbridge_reconcile_repairs_total{kind="tag_removed"}') == 1
+    assert (
+        sample(story.metrics, 'regbridge_reconcile_registry_requests_total{method="HEAD",status="2xx"}') > 0
+    )
+    assert sample(story.metrics, "regbridge_reconcile_last_success_timestamp_seconds") > story.pull_at - 3600

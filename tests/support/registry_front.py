@@ -60,6 +60,7 @@ class Seen:
     method: str
     target: str
     status: int
+    peer: int = 0  # the client's port: one per TCP connection
 
 
 class RegistryFront:
@@ -108,7 +109,8 @@ class RegistryFront:
         except ClientDisconnect:  # the client gave up waiting (a timeout under test)
             return Response(b"", 499)
         with self._lock:
-            self.seen.append(Seen(request.method, target, response.status_code))
+            peer = request.client.port if request.client else 0
+            self.seen.append(Seen(request.method, target, response.status_code, peer))
         return response
 
     async def _answer(self, request: Request, target: str, fault: Fault | None) -> Response:

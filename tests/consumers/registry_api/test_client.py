@@ -100,3 +100,18 @@ async def test_a_429_is_retried_after_what_retry_after_asks(tmp_path: Path) -> N
     statuses = [s.status for s in front.requests("GET", "^/v2/_catalog")]
     assert statuses[0] == 429 and statuses[-1] == 200
     assert waited >= 0.9, "the client waited as long as Retry-After asked, not its own 0.05 s"
+
+
+async def test_connections_are_kept_alive_between_requests(tmp_path: Path) -> None:
+    """A HEAD answer left unread would close its connection: one TCP (or TLS) setup per request."""
+    image = build_image("keep", "alive")
+    with LocalRegistry(tmp_path / "registry", users=USERS) as registry, RegistryFront(registry.url) as front:
+        pusher = ApiPusher(registry.url, ("alice", "alice-pw"))
+        async with pusher.client() as raw:
+            await pusher.image(raw, "keep/app", "1.0", image)
+        settings = fast(RegistrySettings(url=front.url, username="alice", password="alice-pw"))
+        async with RegistryClient(settings) as client:
+            for _ in range(20):
+                assert await client.head_manifest("keep/app", "1.0") is not None
+    heads = front.requests("HEAD", "^/v2/keep/app/manifests/")
+    assert len(heads) == 21 and len({s.peer for s in heads}) == 1  # the first HEAD learns basic auth
