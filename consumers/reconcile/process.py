@@ -88,6 +88,9 @@ class ReconcileProcess:
             await self._loop()
         except Interrupted:
             log.info("stopped")
+        except Exception:
+            log.exception("stopped by an unexpected error (a bug?)")
+            raise
         finally:
             await self.server.stop()
             await self.publisher.close()

@@ -158,7 +158,7 @@ def _tags_in_dashboard(url: str, within: float = 90.0) -> list[dict[str, str]]:
 @pytest.mark.kafka
 def test_make_run_demo_pushes_a_sample_image_through_and_stops_cleanly(dev: Dev) -> None:
     children = dev.children()
-    assert len(children) == 7, "broker, bridge, three consumers, dashboard and registry"
+    assert len(children) == 8, "broker, bridge, three consumers, dashboard, registry and reconcile"
     assert sorted(dev.started()) == sorted(children)
     token = dev.found(r"Authorization: \[Bearer ([^\]]+)\]")
     bridge = dev.found(r"^\[dev\] bridge ready: POST (http://127\.0\.0\.1:\d+)/events$")
