@@ -7,7 +7,7 @@ children.
 
 Writes: manifest contents (:func:`store_contents`), facts addressed by digest that never
 change, so they need no ordering with the events and go straight in (insert once, never
-update); and the pass rows (:mod:`consumers.reconcile.passes_table`). Everything the
+update); and the pass rows (:mod:`consumers.store.pass_rows`). Everything the
 registry's state says about the inventory goes through ``<prefix>.reconcile`` instead.
 """
 
