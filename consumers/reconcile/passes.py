@@ -146,9 +146,8 @@ class ReconcilePass:
                 await self._page(page, previous, self.clock())
                 previous = summary.resume_after = page[-1]
                 async with self.engine.begin() as connection:
-                    await pass_rows.update_pass(
-                        connection, summary.row() | {"requests": self.client.requests}
-                    )
+                    so_far = {"requests": self.client.requests - self._requests_before}
+                    await pass_rows.update_pass(connection, summary.row() | so_far)
         except RegistryError as exc:
             raise PassFailed(f"the catalog could not be read: {exc}") from exc
         if not listed_any:
