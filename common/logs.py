@@ -12,7 +12,7 @@ import sys
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TextIO
 
 import orjson
 
@@ -138,19 +138,20 @@ def flush_logs() -> None:
         handler.flush()
 
 
-def configure_logging(settings: LogSettings, *, buffered: bool = False) -> None:
-    """Log to stdout as ``settings`` say. ``buffered``: see :class:`BufferedStreamHandler`
-    (never on a TTY)."""
+def configure_logging(settings: LogSettings, *, buffered: bool = False, stream: TextIO | None = None) -> None:
+    """Log to stdout (or ``stream``: a command whose stdout is its result logs to stderr) as
+    ``settings`` say. ``buffered``: see :class:`BufferedStreamHandler` (never on a TTY)."""
+    out = stream or sys.stdout
     level, fmt = settings.level, settings.format
-    use_console = fmt == "console" or (fmt == "auto" and sys.stdout.isatty())
+    use_console = fmt == "console" or (fmt == "auto" and out.isatty())
     # Our formatters never print the caller, thread or process: don't collect them
     # (the logging HOWTO's "Optimization" section; findCaller walks the whole stack).
     logging._srcfile = None
     logging.logThreads = False
     logging.logProcesses = False
     logging.logMultiprocessing = False
-    use_buffer = buffered and not sys.stdout.isatty()
-    handler = BufferedStreamHandler(sys.stdout) if use_buffer else logging.StreamHandler(sys.stdout)
+    use_buffer = buffered and not out.isatty()
+    handler = BufferedStreamHandler(out) if use_buffer else logging.StreamHandler(out)
     handler.setFormatter(ConsoleFormatter() if use_console else JsonFormatter())
     root = logging.getLogger()
     root.handlers[:] = [handler]

@@ -1,6 +1,8 @@
-"""``registry-consumer``: run a handler or the relay, migrate the store, serve the dashboard.
+"""``registry-consumer``: run a handler, the relay or the reconcile, migrate the store, serve
+the dashboard.
 
-    registry-consumer run push|pull|other|relay [--group G] [--metrics-port P]
+    registry-consumer run push|pull|other|relay|reconcile [--group G] [--metrics-port P]
+    registry-consumer reconcile [--once]
     registry-consumer db upgrade
     registry-consumer db current
     registry-consumer dashboard [--host H] [--port P]
@@ -23,6 +25,9 @@ from common.logs import LogSettings, configure_logging
 from consumers.dashboard.command import dashboard
 from consumers.handlers import HANDLERS
 from consumers.process import run_consumer, tune_gc
+from consumers.reconcile import load as load_reconcile_settings
+from consumers.reconcile import reconcile
+from consumers.reconcile.command import run_forever
 from consumers.relay.process import run_relay
 from consumers.relay.settings import load_settings as load_relay_settings
 from consumers.relay.subscriber import HANDLER as RELAY
@@ -30,6 +35,8 @@ from consumers.settings import DEFAULT_DATABASE_URL, load
 from consumers.store import migrate
 from consumers.store.engine import create_engine
 from consumers.store.startup import check_schema, explained, open_store
+
+RECONCILE = "reconcile"
 
 
 @click.group(cls=Program, name="registry-consumer")
@@ -47,11 +54,17 @@ def _overrides(group_key: str, group: str | None, metrics_port: int | None) -> d
 
 
 @main.command()
-@click.argument("handler", type=click.Choice(sorted([*HANDLERS, RELAY])))
+@click.argument("handler", type=click.Choice(sorted([*HANDLERS, RELAY, RECONCILE])))
 @click.option("--group", default=None, help="Consumer group (default <prefix>.<handler>; relay: the prefix).")
 @click.option("--metrics-port", type=click.IntRange(0, 65535), default=None, help="Metrics port (0: none).")
 def run(handler: str, group: str | None, metrics_port: int | None) -> None:
-    """Consume <prefix>.<HANDLER> until SIGTERM (relay: see docs/relay.md)."""
+    """Consume <prefix>.<HANDLER> until SIGTERM (relay: see docs/relay.md; reconcile: docs/reconcile.md)."""
+    if handler == RECONCILE:
+        if group:
+            raise click.UsageError("the reconcile reads no topic: --group does not apply")
+        reconciling = load_reconcile_settings(Environ())
+        run_forever(dataclasses.replace(reconciling, **_overrides("", None, metrics_port)))
+        return
     if handler == RELAY:
         relay = load_relay_settings(Environ())
         relay = dataclasses.replace(relay, **_overrides("group_prefix", group, metrics_port))
@@ -136,3 +149,4 @@ def current() -> None:
 
 
 main.add_command(dashboard)
+main.add_command(reconcile)

@@ -102,7 +102,7 @@ class ConsumerProcess:
         settings = self.settings
         fields = {
             "handler": self.handler.name,
-            "topic": settings.topic,
+            "topics": settings.topics,
             "group": settings.group,
             "database": redacted(settings.database_url),
             "ack_policy": ACK_POLICY,
@@ -148,9 +148,7 @@ class ConsumerProcess:
             log.info("metrics", extra={"fields": {"port": self.server.port}})
         try:
             await self.retrying("dead-letter producer start", self.producer.start)
-            self.consumer.subscribe(
-                [self.settings.topic], listener=CommitOnRevoke(self.loop.commit_in_flight)
-            )
+            self.consumer.subscribe(self.settings.topics, listener=CommitOnRevoke(self.loop.commit_in_flight))
             await self.retrying("consumer start", self.consumer.start)
             try:
                 await self.loop.run()

@@ -11,6 +11,7 @@ from common.environ import Environ
 from common.kafka import KafkaSettings
 from common.logs import LogSettings
 from common.retry import Backoff
+from consumers.handlers import OBSERVERS
 from consumers.runner.loop import LoopSettings
 
 DEFAULT_DATABASE_URL = "sqlite:///./var/registry.db"
@@ -49,6 +50,13 @@ class ConsumerSettings:
     @property
     def topic(self) -> str:
         return self.router.handler_topic(self.handler)
+
+    @property
+    def topics(self) -> list[str]:
+        """What the process subscribes to: its handler's topic, plus ``<prefix>.reconcile``
+        for the handlers that apply the reconcile's observations."""
+        extra = [self.router.reconcile_topic] if self.handler in OBSERVERS else []
+        return [self.topic, *extra]
 
     @property
     def group(self) -> str:

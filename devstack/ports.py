@@ -67,14 +67,14 @@ class DevPorts:
     registry: int = 5000
     registry_debug: int = 5001
     dashboard: int = 8090
-    metrics: int = DEFAULT_METRICS_PORTS["push"]  # the push consumer's; pull and other take the next two
+    metrics: int = DEFAULT_METRICS_PORTS["push"]  # the push consumer's; pull, other, reconcile the next three
 
     def resolved(self) -> DevPorts:
         """Distinct ports, each free to bind now: a taken one is swapped for a free one."""
         chosen: set[int] = set()
         names = ("bridge", "kafka", "registry", "registry_debug", "dashboard")
         ports = {name: _pick(getattr(self, name), name.replace("_", " "), chosen) for name in names}
-        return DevPorts(**ports, metrics=_pick_run(self.metrics, 3, "consumer metrics", chosen))
+        return DevPorts(**ports, metrics=_pick_run(self.metrics, 4, "consumer metrics", chosen))
 
 
 def _usable(port: int, chosen: set[int]) -> bool:

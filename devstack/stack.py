@@ -3,7 +3,8 @@
 The embedded broker, then the explicit list of processes in :func:`dev_processes`: the
 bridge, the three consumers and the dashboard on the SQLite store under ``./var/``, and,
 when ``docker-registry`` is installed, a local registry wired to the bridge (no auth,
-loopback only, storage under ``./var/registry``, deletes enabled). Once everything
+loopback only, storage under ``./var/registry``, deletes enabled) and the reconcile against
+it (a backfill at start: the dashboard shows what the registry already holds). Once everything
 answers, it prints the registry's notifications block, the URLs, and a skopeo command
 that pushes a sample image. Ctrl-C, SIGTERM or SIGHUP stops it all, and no process outlives
 it (:mod:`devstack.supervisor`). ``var/dev.pid`` says what runs, so that a second start in
@@ -96,7 +97,7 @@ def dev_processes(stack: DevStack) -> list[ProcessSpec]:
         bridge_process(stack),
         *(consumer_process(stack, handler) for handler in HANDLERS),
         dashboard_process(stack),
-        *([registry_process(stack)] if stack.registry_binary else []),
+        *([registry_process(stack), reconcile_process(stack)] if stack.registry_binary else []),
     ]
 
 
@@ -174,6 +175,18 @@ def registry_process(stack: DevStack) -> ProcessSpec:
     ready = stack.url(stack.ports.registry, "/v2/")
     ports = (stack.ports.registry, stack.ports.registry_debug)
     return ProcessSpec("registry", argv, {}, ready, ports, keep=normal_log_line)
+
+
+def reconcile_process(stack: DevStack) -> ProcessSpec:
+    """``run reconcile`` against the local registry (metrics on the port after the consumers')."""
+    port = stack.ports.metrics + len(HANDLERS)
+    env = {
+        "REGBRIDGE_KAFKA_BOOTSTRAP_SERVERS": stack.bootstrap_servers,
+        "REGBRIDGE_REGISTRY_URL": stack.url(stack.ports.registry).rstrip("/"),
+        "REGBRIDGE_METRICS_HOST": "127.0.0.1",
+    }
+    argv = [sys.executable, "-m", "consumers", "run", "reconcile", "--metrics-port", str(port)]
+    return ProcessSpec("reconcile", argv, env, stack.url(port, "/healthz"))
 
 
 def registry_config(stack: DevStack) -> RegistryConfig:

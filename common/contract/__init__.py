@@ -19,6 +19,9 @@ Record layout (see ``docs/events.md``):
   CloudEvents Kafka binary-mode headers ``ce_specversion``, ``ce_id``, ``ce_source``,
   ``ce_type``, ``ce_time``, ``ce_subject``; from another registry also ``source-kind``
   and ``ce_sourcetype`` (see :mod:`common.contract.sources`).
+
+The reconcile's observations (``<prefix>.reconcile``, header ``regbridge-origin:
+reconcile``) use the same layout; :mod:`common.contract.observation` describes them.
 """
 
 from common.contract.event import (
@@ -32,6 +35,16 @@ from common.contract.event import (
     InvalidEnvelope,
     InvalidEvent,
     parse_envelope,
+)
+from common.contract.observation import (
+    OBSERVATION_ACTION,
+    ORIGIN_HEADER,
+    RECONCILE_ORIGIN,
+    RECONCILE_USER_AGENT,
+    SUBJECTS,
+    Observation,
+    encode_observation,
+    made_by_reconcile,
 )
 from common.contract.records import (
     CE_SOURCE_FALLBACK,
@@ -56,6 +69,7 @@ from common.contract.routing import (
     DLQ_SUFFIX,
     INVALID_SUFFIX,
     OTHER,
+    RECONCILE_SUFFIX,
     TOPIC_HANDLERS,
     TopicRouter,
 )
@@ -79,15 +93,22 @@ __all__ = [
     "KNOWN_ACTIONS",
     "MANIFEST_HINTS",
     "MAX_RECORD_BYTES",
+    "OBSERVATION_ACTION",
+    "ORIGIN_HEADER",
     "OTHER",
+    "RECONCILE_ORIGIN",
+    "RECONCILE_SUFFIX",
+    "RECONCILE_USER_AGENT",
     "SOURCES",
     "SOURCE_KINDS",
+    "SUBJECTS",
     "TOPIC_HANDLERS",
     "ContractError",
     "Event",
     "Headers",
     "InvalidEnvelope",
     "InvalidEvent",
+    "Observation",
     "OutgoingRecord",
     "SourceFacts",
     "TopicRouter",
@@ -95,8 +116,10 @@ __all__ = [
     "ce_type_for",
     "decode_event",
     "encode_event",
+    "encode_observation",
     "encode_quarantine",
     "event_headers",
     "header_value",
+    "made_by_reconcile",
     "parse_envelope",
 ]

@@ -11,6 +11,7 @@ DEFAULT_ROUTES: Mapping[str, str] = {"push": "push", "pull": "pull"}
 OTHER = "other"
 INVALID_SUFFIX = "invalid"
 DLQ_SUFFIX = "dlq"
+RECONCILE_SUFFIX = "reconcile"
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,3 +43,8 @@ class TopicRouter:
     @property
     def dlq_topic(self) -> str:
         return f"{self.prefix}.{DLQ_SUFFIX}"
+
+    @property
+    def reconcile_topic(self) -> str:
+        """Where ``registry-consumer reconcile`` publishes its observations."""
+        return f"{self.prefix}.{RECONCILE_SUFFIX}"

@@ -8,7 +8,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from consumers.dashboard import api_activity, api_inventory, api_load, api_sources
+from consumers.dashboard import api_activity, api_inventory, api_load, api_reconcile, api_sources
 from consumers.store.tables import repositories
 
 PREFIX = "/api/v1"
@@ -40,6 +40,10 @@ def routes() -> list[BaseRoute]:
         Route(PREFIX + "/activity", api_activity.recent_activity, methods=["GET"]),
         Route(PREFIX + "/audit", api_activity.audit_log, methods=["GET"]),
         Route(PREFIX + "/sources", api_sources.sources, methods=["GET"]),
+        Route(PREFIX + "/gaps", api_reconcile.event_gaps, methods=["GET"]),
+        Route(PREFIX + "/reconcile", api_reconcile.reconcile_status, methods=["GET"]),
+        Route(PREFIX + "/reconcile/passes", api_reconcile.reconcile_passes, methods=["GET"]),
+        Route(PREFIX + "/reconcile/passes/{id}/repairs", api_reconcile.reconcile_repairs, methods=["GET"]),
         Route(PREFIX + "/repositories", api_inventory.repositories, methods=["GET"]),
         Route(repo + "/tags", api_inventory.repository_tags, methods=["GET"]),
         Route(repo + "/manifests", api_inventory.repository_manifests, methods=["GET"]),

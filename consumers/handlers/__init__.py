@@ -1,6 +1,9 @@
 """The handlers, by name. A new handler is one module in this package plus one line here;
 ``registry-consumer run <name>`` then reads ``<prefix>.<name>`` with group
-``<prefix>.<name>``. The interface is documented in :mod:`consumers.handlers.base`."""
+``<prefix>.<name>``. The interface is documented in :mod:`consumers.handlers.base`.
+
+The handlers in :data:`OBSERVERS` also read ``<prefix>.reconcile``: ``push`` applies what the
+reconcile saw present, ``other`` what it saw absent (:mod:`consumers.handlers.observed`)."""
 
 from __future__ import annotations
 
@@ -12,6 +15,7 @@ from consumers.handlers.other import OtherHandler
 from consumers.handlers.pull import PullHandler
 from consumers.handlers.push import PushHandler
 
+OBSERVERS = ("push", "other")
 HANDLERS: dict[str, Callable[[], Handler[Any]]] = {
     "push": PushHandler,
     "pull": PullHandler,

@@ -31,7 +31,7 @@ from typing import Protocol, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from common.contract import Event
+from common.contract import RECONCILE_ORIGIN, Event
 
 PlanT = TypeVar("PlanT")
 
@@ -41,7 +41,9 @@ class Delivery:
     """One decoded record, with where it came from.
 
     ``occurred_at`` is the event's timestamp in UTC without a time zone, or the
-    record's timestamp when the event has none.
+    record's timestamp when the event has none. ``origin`` is the record's
+    ``regbridge-origin`` header: ``reconcile`` for an observation, None for what the
+    registry sent.
     """
 
     event: Event
@@ -49,6 +51,12 @@ class Delivery:
     topic: str
     partition: int
     offset: int
+    origin: str | None = None
+
+    @property
+    def is_observation(self) -> bool:
+        """A reconcile observation (``docs/reconcile.md``), not a registry event."""
+        return self.origin == RECONCILE_ORIGIN
 
 
 class Handler(Protocol[PlanT]):

@@ -27,6 +27,9 @@ A batch is applied with a fixed number of statements: mounts first (one upsert),
 deletes (one statement per kind), then the audit rows. That equals applying them in
 order because every delete is guarded by time: a delete older than the last push or
 mount of its manifest, tag or blob does not delete it.
+
+It also reads ``<prefix>.reconcile`` and applies the observations of what is absent
+(:mod:`consumers.handlers.observed`), each repair one ``reconcile`` audit row.
 """
 
 from __future__ import annotations
@@ -41,6 +44,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from common.contract import DISTRIBUTION, SOURCES, Event
 from consumers.handlers.base import Delivery
+from consumers.handlers.observed import ObservedPlan, apply_observations, observed_plan
 from consumers.store.inventory import BlobRow, RepositoryRow, upsert_blobs, upsert_repositories
 from consumers.store.tables import audit_log, manifests, repository_blobs, tags
 from consumers.store.writes import chunks, execute_many, insert_for
@@ -59,10 +63,18 @@ class OtherPlan:
 class OtherHandler:
     name = "other"
 
-    def plan(self, delivery: Delivery) -> OtherPlan:
+    def plan(self, delivery: Delivery) -> OtherPlan | ObservedPlan:
+        if delivery.is_observation:
+            return observed_plan(delivery)
         return OtherPlan(delivery.event, delivery.occurred_at)
 
-    async def apply(self, plans: Sequence[OtherPlan], connection: AsyncConnection) -> None:
+    async def apply(self, plans: Sequence[OtherPlan | ObservedPlan], connection: AsyncConnection) -> None:
+        now = datetime.now(UTC).replace(tzinfo=None)
+        await self._events([p for p in plans if isinstance(p, OtherPlan)], connection, now)
+        observed = [p for p in plans if isinstance(p, ObservedPlan)]
+        await apply_observations(connection, observed, present=False, now=now)
+
+    async def _events(self, plans: Sequence[OtherPlan], connection: AsyncConnection, now: datetime) -> None:
         mounts = [p for p in plans if p.event.action == "mount" and p.event.digest]
         deletes = [p for p in plans if p.event.action == "delete"]
         tag_deletes = [p for p in deletes if p.event.tag]
@@ -72,7 +84,6 @@ class OtherHandler:
         await _delete_tags(connection, tag_deletes)
         await _delete_manifests(connection, [p for p in digest_deletes if not is_blob(p, known)])
         await _delete_blobs(connection, [p for p in digest_deletes if is_blob(p, known)])
-        now = datetime.now(UTC).replace(tzinfo=None)
         rows = [audit_row(plan, kind_of(plan, known), now) for plan in plans]
         statement = insert_for(connection, audit_log).on_conflict_do_nothing(index_elements=["event_id"])
         await execute_many(connection, statement, rows)

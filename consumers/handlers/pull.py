@@ -16,6 +16,10 @@ every GET (a HEAD serves no body; a ranged GET is counted at full size, the even
 not say the range). The client address drops its ephemeral port.
 
 A batch is summed per bucket in memory and written with one additive upsert per table.
+
+The reconcile's own requests (its HEADs and GETs, user agent
+``registry-kafka-bridge-reconcile/…``) are pull events too; they are not load, so they
+are planned with ``counted=False`` and add to no statistic.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ from typing import Any
 from sqlalchemy import Table
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from common.contract import made_by_reconcile
 from consumers.handlers.base import Delivery, HandlerError, client_host, day_of, hour_of, minute_of, text_key
 from consumers.store.tables import (
     CLIENT_COLUMNS,
@@ -52,6 +57,7 @@ class PullPlan:
     actor: str
     client_addr: str
     useragent: str
+    counted: bool = True  # False for the reconcile's own requests
 
 
 _COUNTERS = {
@@ -88,9 +94,11 @@ class PullHandler:
             actor=text_key(event.actor),
             client_addr=client_host(event.addr),
             useragent=text_key(event.useragent),
+            counted=not made_by_reconcile(event),
         )
 
     async def apply(self, plans: Sequence[PullPlan], connection: AsyncConnection) -> None:
+        plans = [plan for plan in plans if plan.counted]
         by_reference = sum_buckets(plans, REFERENCE_KEY, lambda p: (p.minute, p.repository, p.reference))
         by_client = sum_buckets(
             plans, CLIENT_KEY, lambda p: (p.minute, p.repository, p.actor, p.client_addr, p.useragent)

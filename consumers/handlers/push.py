@@ -15,13 +15,16 @@ push (they report artifacts, never blobs).
 
 A batch is aggregated per key before it is written: one upsert per table per batch.
 A push newer than a manifest or tag delete makes it live again.
+
+It also reads ``<prefix>.reconcile`` and applies the observations of what is present
+(:mod:`consumers.handlers.observed`): never counted as pushes.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import and_, case, null
@@ -29,6 +32,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from common.contract import DISTRIBUTION
 from consumers.handlers.base import Delivery, HandlerError, minute_of
+from consumers.handlers.observed import ObservedPlan, apply_observations, observed_plan
 from consumers.store.inventory import BlobRow, RepositoryRow, upsert_blobs, upsert_repositories
 from consumers.store.push_counts import PushCountRow, add_push_counts
 from consumers.store.tables import manifests, tags
@@ -51,7 +55,9 @@ class PushPlan:
 class PushHandler:
     name = "push"
 
-    def plan(self, delivery: Delivery) -> PushPlan:
+    def plan(self, delivery: Delivery) -> PushPlan | ObservedPlan:
+        if delivery.is_observation:
+            return observed_plan(delivery)
         event = delivery.event
         if event.action != "push":
             raise HandlerError(f"the push handler got a {event.action!r} event")
@@ -69,8 +75,17 @@ class PushHandler:
             source=event.source_kind,
         )
 
-    async def apply(self, plans: Sequence[PushPlan], connection: AsyncConnection) -> None:
-        plans = sorted(plans, key=lambda p: p.at)  # the row builders take the last as latest
+    async def apply(self, plans: Sequence[PushPlan | ObservedPlan], connection: AsyncConnection) -> None:
+        observed = [p for p in plans if isinstance(p, ObservedPlan)]
+        await self._pushes(
+            sorted((p for p in plans if isinstance(p, PushPlan)), key=lambda p: p.at), connection
+        )
+        await apply_observations(
+            connection, observed, present=True, now=datetime.now(UTC).replace(tzinfo=None)
+        )
+
+    async def _pushes(self, plans: Sequence[PushPlan], connection: AsyncConnection) -> None:
+        """``plans`` oldest first: the row builders take the last as latest."""
         await upsert_repositories(connection, repository_rows(plans))
         await upsert_blobs(connection, blob_rows([p for p in plans if not p.is_manifest and p.digest]))
         manifest_plans = [p for p in plans if p.is_manifest]

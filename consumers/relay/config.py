@@ -44,7 +44,7 @@ _HEADER = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
 _RESERVED_HEADERS = {"content-type", "content-length", "host", "transfer-encoding"}
 SUBSCRIPTION_FIELDS = (
     "name", "url", "topics", "actions", "filters", "headers", "secret", "secret_env",
-    "secret_file", "timeout", "retry", "format",
+    "secret_file", "timeout", "retry", "format", "include_reconcile",
 )  # fmt: skip
 SECRET_FIELDS = ("secret", "secret_env", "secret_file")
 FILTER_FIELDS = ("repository", "tag", "media_types", "manifests_only")
@@ -81,6 +81,9 @@ class Subscription:
     timeout: float = DEFAULT_TIMEOUT
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     payload: PayloadFormat = PayloadFormat.REGISTRY
+    # also deliver the reconcile's observations (<prefix>.reconcile) and the pull events of its
+    # own requests; off, so that a backfill of old images fires no deploy hooks (docs/relay.md)
+    include_reconcile: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,6 +151,7 @@ def _subscription(node: Node, path: str, source: str, lookup: Lookup) -> Subscri
         timeout=fields.get("timeout", read_seconds, DEFAULT_TIMEOUT),
         retry=fields.get("retry", _read_retry, RetryPolicy()),
         payload=fields.get("format", _read_format, PayloadFormat.REGISTRY),
+        include_reconcile=fields.get("include_reconcile", read_bool, False),
     )
     fields.done(SUBSCRIPTION_FIELDS)
     return subscription

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from fnmatch import fnmatchcase
 
-from common.contract import Event
+from common.contract import Event, made_by_reconcile
+from consumers.handlers.base import Delivery
 from consumers.relay.config import Filters, Subscription
 
 
@@ -30,3 +31,16 @@ def wanted(subscription: Subscription, event: Event) -> bool:
     if subscription.actions and event.action not in subscription.actions:
         return False
     return passes(subscription.filters, event)
+
+
+def from_reconcile(delivery: Delivery) -> bool:
+    """A reconcile observation, or the registry's event about one of the reconcile's own
+    requests (its HEADs and GETs show as pulls)."""
+    return delivery.is_observation or made_by_reconcile(delivery.event)
+
+
+def wanted_delivery(subscription: Subscription, delivery: Delivery) -> bool:
+    """:func:`wanted`, and what the reconcile caused only for subscriptions that ask for it."""
+    if from_reconcile(delivery) and not subscription.include_reconcile:
+        return False
+    return wanted(subscription, delivery.event)

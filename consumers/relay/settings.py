@@ -51,7 +51,11 @@ class RelaySettings:
         return f"{self.group_prefix or self.topic_prefix + '.relay'}.{subscription.name}"
 
     def topics(self, subscription: Subscription) -> list[str]:
-        return [self.router.handler_topic(suffix) for suffix in subscription.topics]
+        """``<prefix>.<suffix>`` for each of its topics, and ``<prefix>.reconcile`` when it
+        asks for the reconcile's observations (``include_reconcile``)."""
+        topics = [self.router.handler_topic(suffix) for suffix in subscription.topics]
+        reconcile = self.router.reconcile_topic
+        return [*topics, reconcile] if subscription.include_reconcile and reconcile not in topics else topics
 
     @property
     def heartbeat_interval_ms(self) -> int:

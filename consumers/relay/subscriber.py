@@ -2,9 +2,11 @@
 subscription wants of each record, and delivering a planned batch to its URL.
 
 ``plan`` is pure: the body to POST, or None when the subscription's actions and filters
-leave the event out. ``take`` delivers: records of one partition go out one at a time, in
-offset order, each retried by the subscription's policy before the next starts
-(head-of-line, so order holds); partitions go out concurrently. A delivery that fails for
+leave the event out (and, unless it sets ``include_reconcile``, whatever the reconcile
+caused: its observations and the pull events of its own requests). ``take`` delivers:
+records of one partition go out one at a time, in offset order, each retried by the
+subscription's policy before the next starts (head-of-line, so order holds); partitions go
+out concurrently. A delivery that fails for
 good becomes a dead letter naming the error and the last HTTP status; the batch goes on.
 A stop request during a retry wait raises ``Interrupted``, so the loop commits nothing of
 the batch. The relay has no store: receivers deduplicate on ``X-Registry-Event-Id``.
@@ -22,7 +24,7 @@ from consumers.handlers.base import Delivery
 from consumers.relay.config import Subscription
 from consumers.relay.delivery import WebhookSender
 from consumers.relay.errors import DeliveryFailed
-from consumers.relay.filters import wanted
+from consumers.relay.filters import wanted_delivery
 from consumers.relay.metrics import SubscriptionMetrics
 from consumers.relay.payload import Payload, render
 from consumers.runner import BatchOutcome, Item, StopRequest
@@ -72,7 +74,7 @@ class SubscriptionRelay:
         self.name = handler_name(subscription)
 
     def plan(self, delivery: Delivery) -> Payload | None:
-        if not wanted(self.subscription, delivery.event):
+        if not wanted_delivery(self.subscription, delivery):
             return None
         return render(self.subscription.payload, delivery.event)
 

@@ -36,7 +36,7 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.errors import CommitFailedError, IllegalStateError
 
-from common.contract import ContractError, decode_event
+from common.contract import ORIGIN_HEADER, ContractError, decode_event, header_value
 from common.retry import Backoff
 from consumers.deadletter import DeadLetter, DeadLetterPublisher
 from consumers.errors import Interrupted
@@ -142,7 +142,8 @@ class BatchLoop:
             try:
                 event = decode_event(record.value)
                 moment = parse_timestamp(event.timestamp) or record_time(record)
-                delivery = Delivery(event, moment, record.topic, record.partition, record.offset)
+                origin = header_value(record.headers, ORIGIN_HEADER)
+                delivery = Delivery(event, moment, record.topic, record.partition, record.offset, origin)
                 items.append(Item(record, delivery, self.sink.plan(delivery)))
             except POISON as exc:
                 fields = _where(record) | {"error": str(exc), "error_type": type(exc).__name__}

@@ -1,7 +1,9 @@
 """The store sink: one database transaction per batch, exactly once per event id.
 
 In ONE transaction: drop the event ids already processed (``processed_events``), let the
-handler ``apply`` the rest, record their ids; commit. Then the loop commits the offsets.
+handler ``apply`` the rest, record their ids and the registry instances they came from
+(``registry_instances``, :mod:`consumers.store.instances`); commit. Then the loop commits
+the offsets.
 
 * Transient errors (the database is down or locked) are retried without moving the
   position (:class:`~consumers.runner.transient.TransientRetry`).
@@ -32,6 +34,7 @@ from consumers.handlers.base import Delivery, Handler, HandlerError
 from consumers.runner.batch import BatchOutcome, Item
 from consumers.runner.transient import TransientRetry
 from consumers.store import processed
+from consumers.store.instances import instance_rows, record_instances
 
 PRUNE_EVERY_S = 600.0
 # errors a record may cause for good: stored alone, it would fail again (not a handler bug)
@@ -99,6 +102,8 @@ class StoreSink:
                     fresh.append(item)
             if fresh:
                 await self.handler.apply([item.plan for item in fresh], connection)
+                seen = ((item.delivery.event, item.delivery.occurred_at) for item in fresh)
+                await record_instances(connection, instance_rows(seen, now_utc()))
         return len(fresh)
 
     async def maintain(self) -> None:

@@ -1,7 +1,8 @@
 """Inventory upserts shared by the ``push`` and ``other`` handlers (a mount adds a blob
 and may be the first sight of a repository). Rows are aggregated per key by the caller;
 every upsert is one ``executemany`` and is safe to replay in any order: times keep
-the earliest/latest, and the latest write wins."""
+the earliest/latest, and the latest write wins. An event newer than a repository's
+removal (seen by the reconcile) makes it live again."""
 
 from __future__ import annotations
 
@@ -44,9 +45,11 @@ async def upsert_repositories(connection: AsyncConnection, rows: Sequence[Reposi
     t = repositories.c
     statement = insert_for(connection, repositories)
     new = statement.excluded
+    revived = and_(t.deleted_at.is_not(None), new.last_event_at > t.deleted_at)
     statement = statement.on_conflict_do_update(
         index_elements=["name"],
         set_={
+            "deleted_at": case((revived, null()), else_=t.deleted_at),
             "first_seen_at": earlier(new.first_seen_at, t.first_seen_at),
             "last_event_at": later(new.last_event_at, t.last_event_at),
             "last_pushed_by": when_newer(

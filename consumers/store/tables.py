@@ -10,7 +10,9 @@ Inventory (written by the ``push`` handler; deletes and mounts by ``other``)
 ``repositories``  one row per repository ever seen.
     name PK · first_seen_at · last_event_at · last_pushed_at · last_pushed_by ·
     source (the kind of registry its latest event came from: ``distribution``, ``harbor``,
-    … see ``common.contract.SOURCES``; NULL before revision 0004)
+    … see ``common.contract.SOURCES``; NULL before revision 0004) ·
+    deleted_at (revision 0005: set when the reconcile saw the repository gone from the
+    registry's catalog; cleared by a later push or observation)
 ``manifests``  one row per (repository, manifest digest): images, OCI indexes, lists.
     repository PK · digest PK · media_type · size (bytes) · first_pushed_at ·
     last_pushed_at · pushed_by (actor of the latest push) · push_count ·
@@ -58,6 +60,36 @@ Audit (written by the ``other`` handler)
     from_repository · actor · addr · useragent · method · request_id · raw (the event
     exactly as the registry sent it)
 
+Reconcile (revision 0005; ``docs/reconcile.md``)
+-----------------------------------------------
+Observations from ``<prefix>.reconcile`` change the inventory tables above (``push``
+applies what is present, ``other`` what is absent) and never the statistics. A manifest
+the reconcile added has ``push_count`` 0 and its push times are when it was first seen.
+Each repair is an ``audit_log`` row with ``action`` ``reconcile`` and ``kind`` one of
+``tag_added``, ``tag_moved``, ``tag_removed``, ``manifest_added``, ``manifest_removed``,
+``repository_added``, ``repository_removed``; ``request_id`` is the pass id.
+
+``manifest_contents``  what a manifest digest holds, fetched once (content never changes).
+    digest PK · media_type · size (bytes of the manifest) · kind (``image``, ``index``
+    or ``other``) · artifact_type · subject_digest (what an OCI 1.1 artifact refers to) ·
+    blobs_size (config plus layers; NULL when a size is unknown) · fetched_at
+``manifest_blobs``  an image manifest's config (position 0, role ``config``) and layers
+    (positions 1…, role ``layer``).
+    manifest_digest PK · position PK · role · digest · media_type · size
+``manifest_children``  an index's (manifest list's) manifests, in order.
+    index_digest PK · position PK · digest · media_type · size · platform_os ·
+    platform_architecture · platform_variant
+``registry_instances``  every ``source.instanceID`` seen per registry ``source.addr``
+    (written by every store consumer, in the batch's transaction): a new instance of a
+    known address means the registry restarted, and the events pending then are lost.
+    id PK · addr · instance_id (unique together) · first_seen_at · last_seen_at (event
+    times) · recorded_at (when the store first saw it) · events
+``reconcile_passes``  one row per reconcile pass.
+    id PK · trigger (``once``, ``start``, ``interval``, ``restart``, ``retry``) · registry ·
+    status (``running``, ``ok``, ``failed``, ``interrupted``) · started_at · finished_at ·
+    repositories · tags · manifests_fetched · requests · repairs (JSON, per kind) ·
+    errors (JSON, per kind) · error · resume_after (the last repository done)
+
 Idempotency (written by the runner, in the same transaction as the handler)
 ---------------------------------------------------------------------------
 ``processed_events``  every event id a handler has persisted.
@@ -76,6 +108,7 @@ from sqlalchemy import (
     MetaData,
     Table,
     Text,
+    UniqueConstraint,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 
@@ -104,6 +137,7 @@ repositories = Table(
     Column("last_pushed_at", DateTime),
     Column("last_pushed_by", Text),
     Column("source", Text),
+    Column("deleted_at", DateTime),
 )
 
 manifests = Table(
@@ -214,4 +248,77 @@ processed_events = Table(
     Column("event_id", Text, primary_key=True),
     Column("processed_at", DateTime, nullable=False),
     Index(None, "processed_at"),
+)
+
+manifest_contents = Table(
+    "manifest_contents",
+    metadata,
+    Column("digest", Text, primary_key=True),
+    Column("media_type", Text),
+    Column("size", BigInteger),
+    Column("kind", Text, nullable=False),
+    Column("artifact_type", Text),
+    Column("subject_digest", Text),
+    Column("blobs_size", BigInteger),
+    Column("fetched_at", DateTime, nullable=False),
+)
+
+manifest_blobs = Table(
+    "manifest_blobs",
+    metadata,
+    Column("manifest_digest", Text, primary_key=True),
+    Column("position", Integer, primary_key=True),
+    Column("role", Text, nullable=False),
+    Column("digest", Text, nullable=False),
+    Column("media_type", Text),
+    Column("size", BigInteger),
+    Index(None, "digest"),
+)
+
+manifest_children = Table(
+    "manifest_children",
+    metadata,
+    Column("index_digest", Text, primary_key=True),
+    Column("position", Integer, primary_key=True),
+    Column("digest", Text, nullable=False),
+    Column("media_type", Text),
+    Column("size", BigInteger),
+    Column("platform_os", Text),
+    Column("platform_architecture", Text),
+    Column("platform_variant", Text),
+    Index(None, "digest"),
+)
+
+registry_instances = Table(
+    "registry_instances",
+    metadata,
+    Column("id", _ID, primary_key=True, autoincrement=True),
+    Column("addr", Text, nullable=False),
+    Column("instance_id", Text, nullable=False),
+    Column("first_seen_at", DateTime, nullable=False),
+    Column("last_seen_at", DateTime, nullable=False),
+    Column("recorded_at", DateTime, nullable=False),
+    _counter("events"),
+    UniqueConstraint("addr", "instance_id"),
+    Index(None, "first_seen_at"),
+)
+
+reconcile_passes = Table(
+    "reconcile_passes",
+    metadata,
+    Column("id", Text, primary_key=True),
+    Column("trigger", Text, nullable=False),
+    Column("registry", Text, nullable=False),
+    Column("status", Text, nullable=False),
+    Column("started_at", DateTime, nullable=False),
+    Column("finished_at", DateTime),
+    _counter("repositories"),
+    _counter("tags"),
+    _counter("manifests_fetched"),
+    _counter("requests"),
+    Column("repairs", _JSON, nullable=False),
+    Column("errors", _JSON, nullable=False),
+    Column("error", Text),
+    Column("resume_after", Text),
+    Index(None, "started_at"),
 )

@@ -51,6 +51,7 @@ LONG_RUNNING = (
     "consumer-push",
     "consumer-pull",
     "consumer-other",
+    "reconcile",
     "dashboard",
     "relay",
 )
@@ -136,6 +137,14 @@ def test_services_are_all_there(services: dict[str, dict[str, Any]]) -> None:
     for handler in ("push", "pull", "other"):
         assert services[f"consumer-{handler}"]["command"] == ["registry-consumer", "run", handler]
     assert services["db-migrate"]["command"] == ["registry-consumer", "db", "upgrade"]
+    assert services["reconcile"]["command"] == ["registry-consumer", "run", "reconcile"]
+    reconcile = services["reconcile"]["environment"]
+    assert reconcile["REGBRIDGE_REGISTRY_URL"] == "http://registry:5000"
+    env = read_env_file(ENV_EXAMPLE)
+    assert (reconcile["REGBRIDGE_REGISTRY_USERNAME"], reconcile["REGBRIDGE_REGISTRY_PASSWORD"]) == (
+        env["REGISTRY_USER"],
+        env["REGISTRY_PASSWORD"],
+    )
 
 
 def test_the_registry_image_is_switchable(services: dict[str, dict[str, Any]]) -> None:
@@ -184,7 +193,11 @@ def test_wiring_is_consistent(stack: dict[str, Any], services: dict[str, dict[st
     advertised = kafka["KAFKA_ADVERTISED_LISTENERS"].removeprefix("PLAINTEXT://")
     token = registry_config(stack)["notifications"]["endpoints"][0]["headers"]["Authorization"][0]
     prefix = services["kafka-init"]["environment"]["PREFIX"]
-    users = {n: s for n, s in services.items() if n in bridges(services) or n.startswith("consumer-")}
+    users = {
+        n: s
+        for n, s in services.items()
+        if n in bridges(services) or n.startswith("consumer-") or n == "reconcile"
+    }
     for name, service in users.items():
         env = service["environment"]
         assert env["REGBRIDGE_KAFKA_BOOTSTRAP_SERVERS"] == advertised, name
@@ -193,7 +206,7 @@ def test_wiring_is_consistent(stack: dict[str, Any], services: dict[str, dict[st
         tokens = services[name]["environment"]["REGBRIDGE_AUTH_TOKENS"].split(",")
         assert token.removeprefix("Bearer ") in tokens, name
     postgres = services["postgres"]["environment"]
-    for name in ("consumer-push", "consumer-pull", "consumer-other", "db-migrate"):
+    for name in ("consumer-push", "consumer-pull", "consumer-other", "reconcile", "db-migrate"):
         url = services[name]["environment"]["REGBRIDGE_DATABASE_URL"]
         assert url == (
             f"postgresql://{postgres['POSTGRES_USER']}:{postgres['POSTGRES_PASSWORD']}"
@@ -205,7 +218,7 @@ def test_wiring_is_consistent(stack: dict[str, Any], services: dict[str, dict[st
 def test_kafka_init_creates_every_topic_with_partitions(services: dict[str, dict[str, Any]]) -> None:
     init = services["kafka-init"]
     script = init["command"][0]
-    for suffix in ("push", "pull", "other", "invalid", "dlq"):
+    for suffix in ("push", "pull", "other", "invalid", "dlq", "reconcile"):
         assert f"{suffix}:$" in script
         assert int(init["environment"][f"{suffix.upper()}_PARTITIONS"]) >= 1
     assert int(init["environment"]["PULL_PARTITIONS"]) >= int(init["environment"]["PUSH_PARTITIONS"])

@@ -63,7 +63,7 @@ def _tags_in_dashboard(url: str, within: float = 90.0) -> list[dict[str, str]]:
 @pytest.mark.kafka
 def test_make_run_demo_pushes_a_sample_image_through_and_stops_cleanly(dev: Dev) -> None:
     children = dev.children()
-    assert len(children) == 7, "broker, bridge, three consumers, dashboard and registry"
+    assert len(children) == 8, "broker, bridge, three consumers, dashboard, registry and reconcile"
     assert sorted(dev.started()) == sorted([*children, dev.process.pid])
     assert sorted(dev.recorded().values()) == sorted(children), "var/dev.pid names every child"
     token = dev.found(r"Authorization: \[Bearer ([^\]]+)\]")
@@ -105,7 +105,7 @@ def test_a_taken_port_is_swapped_for_a_free_one() -> None:
         squatter.listen()
         taken = squatter.getsockname()[1]
         ports = DevPorts(bridge=taken, dashboard=taken, metrics=taken - 1).resolved()
-    assert taken not in (ports.bridge, ports.dashboard, ports.metrics, ports.metrics + 1, ports.metrics + 2)
+    assert taken not in (ports.bridge, ports.dashboard, *range(ports.metrics, ports.metrics + 4))
     assert len({ports.bridge, ports.dashboard, ports.registry, ports.registry_debug, ports.kafka}) == 5
 
 
@@ -114,7 +114,7 @@ def test_the_registry_is_in_the_stack_only_when_installed() -> None:
     without = [spec.name for spec in dev_processes(stack)]
     assert without == ["bridge", "consumer-push", "consumer-pull", "consumer-other", "dashboard"]
     with_registry = dev_processes(DevStack("127.0.0.1:9092", "t", "127.0.0.1", DevPorts(), "/usr/bin/x"))
-    assert [spec.name for spec in with_registry] == [*without, "registry"]
+    assert [spec.name for spec in with_registry] == [*without, "registry", "reconcile"]
     assert all(spec.ready_url for spec in with_registry)
 
 

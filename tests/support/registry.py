@@ -4,6 +4,10 @@
 storage in a temporary directory, notifications pointed at a URL with a bearer token,
 the debug server on a free port), starts the binary in its own process group on
 127.0.0.1, and reads the per-endpoint notification counters from ``/debug/vars``.
+Instead of htpasswd it can run with no auth (``auth=None``) or with ``auth: token``
+(:class:`TokenAuth`, served by ``tests/support/token_server.py``), and over TLS.
+``restart()`` stops and starts it on the same ports and storage: a new instance id, and
+its notification queue lost.
 
 The config itself is :class:`devstack.registry.RegistryConfig`, the one ``registry-bridge
 dev`` runs. There is no skip: a missing binary raises :class:`RegistryError`, which fails
@@ -13,6 +17,7 @@ the test with a message saying what to install.
 from __future__ import annotations
 
 import os
+import ssl
 import subprocess
 import time
 from collections.abc import Mapping
@@ -63,6 +68,40 @@ def htpasswd_lines(users: Mapping[str, str], rounds: int = 5) -> str:
 
 
 @dataclass(frozen=True)
+class TokenAuth:
+    """``auth: token``: the registry trusts JWTs signed by the key of a certificate in
+    ``rootcertbundle`` (distribution checks the ``x5c`` chain against it)."""
+
+    realm: str
+    service: str
+    issuer: str
+    rootcertbundle: Path
+
+    def config(self) -> dict[str, Any]:
+        return {
+            "token": {
+                "realm": self.realm,
+                "service": self.service,
+                "issuer": self.issuer,
+                "rootcertbundle": str(self.rootcertbundle),
+            }
+        }
+
+
+@dataclass(frozen=True)
+class ServerCert:
+    """``http.tls`` of the registry: PEM files; ``ca_file`` is what clients trust."""
+
+    cert_file: Path
+    key_file: Path
+    ca_file: Path
+
+
+HTPASSWD = "htpasswd"
+RegistryAuthMode = TokenAuth | str | None
+
+
+@dataclass(frozen=True)
 class EndpointCounters:
     """One notification endpoint's counters, as the registry reports them.
 
@@ -110,6 +149,8 @@ class LocalRegistry:
         users: Mapping[str, str] = DEFAULT_USERS,
         host: str = "127.0.0.1",
         config: Mapping[str, Any] | None = None,
+        auth: RegistryAuthMode = HTPASSWD,
+        tls: ServerCert | None = None,
     ) -> None:
         """``config``: run this registry config instead of the generated one (for example the
         compose stack's). Either way the address, debug address, storage and htpasswd path
@@ -118,6 +159,8 @@ class LocalRegistry:
         self.notifications = notifications
         self.given_config = dict(config) if config is not None else None
         self.users = dict(users)
+        self.auth = auth
+        self.tls = tls
         self.host = host
         self.port = free_port(host)
         self.debug_port = free_port(host)
@@ -134,7 +177,7 @@ class LocalRegistry:
 
     @property
     def url(self) -> str:
-        return f"http://{self.address}"
+        return f"{'https' if self.tls else 'http'}://{self.address}"
 
     @property
     def debug_url(self) -> str:
@@ -149,24 +192,31 @@ class LocalRegistry:
 
     def config(self) -> dict[str, Any]:
         """The registry configuration this instance runs with."""
-        return RegistryConfig(
+        config = RegistryConfig(
             addr=self.address,
             debug_addr=f"{self.host}:{self.debug_port}",
             storage_dir=self.storage_dir,
             secret="e2e-" + os.urandom(8).hex(),
             notifications=self.notifications,
-            htpasswd=self.htpasswd_path,
+            htpasswd=self.htpasswd_path if self.auth == HTPASSWD else None,
             realm="registry-kafka-bridge-tests",
         ).as_dict()
+        if isinstance(self.auth, TokenAuth):
+            config["auth"] = self.auth.config()
+        if self.tls is not None:
+            config["http"]["tls"] = {"certificate": str(self.tls.cert_file), "key": str(self.tls.key_file)}
+        return config
 
     def environment_overrides(self) -> dict[str, str]:
         """``REGISTRY_<SECTION>_<KEY>`` variables override the config file (distribution's rule)."""
-        return {
+        overrides = {
             "REGISTRY_HTTP_ADDR": self.address,
             "REGISTRY_HTTP_DEBUG_ADDR": f"{self.host}:{self.debug_port}",
             "REGISTRY_STORAGE_FILESYSTEM_ROOTDIRECTORY": str(self.storage_dir),
-            "REGISTRY_AUTH_HTPASSWD_PATH": str(self.htpasswd_path),
         }
+        if self.auth == HTPASSWD:
+            overrides["REGISTRY_AUTH_HTPASSWD_PATH"] = str(self.htpasswd_path)
+        return overrides
 
     def start(self, timeout: float = 20.0, attempts: int = 3) -> None:
         """Start and wait until both ports answer. Another process can grab a free port between
@@ -206,14 +256,16 @@ class LocalRegistry:
             time.sleep(0.05)
 
     def _answers(self) -> bool:
-        """Our registry answers ``/v2/`` (401: auth is on), and our process is still alive."""
+        """Our registry answers ``/v2/`` (401 with auth on, else 200), and our process is alive."""
         if not port_open(self.host, self.port):
             return False
+        verify: Any = ssl.create_default_context(cafile=str(self.tls.ca_file)) if self.tls else True
         try:
-            status = httpx.get(f"{self.url}/v2/", timeout=2.0).status_code
+            status = httpx.get(f"{self.url}/v2/", timeout=2.0, verify=verify).status_code
         except httpx.HTTPError:
             return False
-        return status == 401 and self._process is not None and self._process.poll() is None
+        expected = 200 if self.auth is None else 401
+        return status == expected and self._process is not None and self._process.poll() is None
 
     def log_tail(self, lines: int = 30) -> str:
         if not self.log_path.exists():
@@ -266,6 +318,12 @@ class LocalRegistry:
         if self._process is not None:
             stop_group(self._process, grace)
         self._process = None
+
+    def restart(self) -> None:
+        """A new registry process on the same storage (and ports, unless one was taken):
+        a new ``source.instanceID``, and whatever its queue held is gone."""
+        self.stop()
+        self.start()
 
     def __enter__(self) -> LocalRegistry:
         self.start()

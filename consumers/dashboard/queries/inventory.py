@@ -4,7 +4,9 @@ A repository's ``size`` is what it holds now: its live blobs (layers and configs
 pushed or mounted) plus its live manifests. ``tags`` and ``manifests`` count live rows
 (``deleted_at IS NULL``). ``image_pulls_24h`` and ``pull_requests_24h`` sum the pull
 buckets of the 24 hours before ``now``; ``source`` is the kind of registry the repository's
-latest event came from, and ``pulls_reported`` whether that kind reports pulls at all.
+latest event came from, and ``pulls_reported`` whether that kind reports pulls at all. A
+repository the reconcile saw gone from the registry's catalog (``deleted_at``) is left out of
+the list and the count, and still answers by name.
 """
 
 from __future__ import annotations
@@ -69,6 +71,7 @@ def _summaries(now: datetime) -> Select[Any]:
         r.last_pushed_at,
         r.last_pushed_by,
         r.source,
+        r.deleted_at,
         *_summary_columns(now),
     )
 
@@ -106,7 +109,8 @@ def _order(query: Select[Any], sort: str) -> Select[Any]:
 async def list_repositories(
     conn: AsyncConnection, now: datetime, page: PageRequest, sort: str = "name"
 ) -> list[dict[str, Any]]:
-    query = _order(_summaries(now), sort).limit(page.fetch).offset(page.offset)
+    live = _summaries(now).where(repositories.c.deleted_at.is_(None))
+    query = _order(live, sort).limit(page.fetch).offset(page.offset)
     return [_summary(row) for row in (await conn.execute(query)).mappings()]
 
 
@@ -182,4 +186,5 @@ async def _live_tags(conn: AsyncConnection, name: str, digests: list[str]) -> di
 
 
 async def repository_count(conn: AsyncConnection) -> int:
-    return int((await conn.execute(select(func.count()).select_from(repositories))).scalar_one())
+    query = select(func.count()).select_from(repositories).where(repositories.c.deleted_at.is_(None))
+    return int((await conn.execute(query)).scalar_one())

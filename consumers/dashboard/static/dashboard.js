@@ -148,7 +148,8 @@
 
   function renderAudit(page) {
     fillTable($("#audit"), page.items, (a) => [
-      cell(Format.when(a.time), "when"), actionCell(a.action), cell(auditTarget(a)), cell(a.actor || "anonymous"),
+      cell(Format.when(a.time), "when"), actionCell(a.action), cell(auditTarget(a)),
+      cell(a.actor || (a.action === "reconcile" ? `reconcile: ${a.kind}` : "anonymous")),
     ]);
   }
 
