@@ -136,7 +136,7 @@ def _log_format_seen(dev: Dev) -> str:
 
 def test_sigkill_of_the_supervisor_takes_every_child_with_it(demo: Dev) -> None:
     children = demo.recorded()
-    assert len(children) == 7, children
+    assert len(children) == 8, children  # broker, bridge, 3 consumers, reconcile, dashboard, registry
     started = {name: process_start(pid) for name, pid in children.items()}
     os.kill(demo.supervisor, signal.SIGKILL)
     waited = {name: wait_gone(pid, started[name], within=5.0) for name, pid in children.items()}

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from playwright.async_api import expect
 
 from consumers.store.engine import create_engine
 from consumers.store.tables import audit_log, reconcile_passes, registry_instances
@@ -128,7 +129,7 @@ async def test_the_api_and_the_page_show_restarts_passes_and_repairs(
         async with chromium() as browser:
             page = await browser.new_page(viewport={"width": 1400, "height": 1000})
             await page.goto(base)
-            await page.wait_for_function("document.querySelector('#restarts tbody tr') !== null")
+            await expect(page.locator("#restarts tbody tr").first).to_be_attached(timeout=30_000)
             restart_rows = await page.locator("#restarts tbody tr").all_inner_texts()
             last = await page.locator("#reconcile-last").inner_text()
             note = await page.locator("#pulls-note").inner_text()
