@@ -42,7 +42,10 @@ async def summary(request: Request) -> Response:
           `pulls` sums the pull counters (`requests` is every pull event, `manifest_gets`
           the image pulls, `heads` the HEAD requests); `pushes` counts every push event
           (`manifests`, `blobs`, re-pushes included) and its `bytes`; `deletes` and
-          `mounts` come from the audit log; `repositories.active` were pulled in the window.
+          `mounts` come from the audit log; `repositories.total` is how many the inventory
+          holds and `repositories.active` how many were pulled in the window. With
+          `repository`, every figure is that repository's (`repositories.total` is 1, or 0
+          when the inventory does not hold it).
       400:
         $ref: '#/components/responses/BadQuery'
     """
@@ -53,7 +56,7 @@ async def summary(request: Request) -> Response:
         pushed = await push_stats.totals(conn, span, repository)
         actions = await counts_by_action(conn, AuditFilter(window=span, repository=repository))
         total, active = (
-            await inventory.repository_count(conn),
+            await inventory.repository_count(conn, repository),
             await pull_stats.active_repositories(conn, wanted),
         )
     heads = pulled["manifest_heads"] + pulled["blob_heads"]

@@ -104,9 +104,10 @@ def _order(query: Select[Any], sort: str) -> Select[Any]:
 
 
 async def list_repositories(
-    conn: AsyncConnection, now: datetime, page: PageRequest, sort: str = "name"
+    conn: AsyncConnection, now: datetime, page: PageRequest, sort: str = "name", name: str | None = None
 ) -> list[dict[str, Any]]:
-    query = _order(_summaries(now), sort).limit(page.fetch).offset(page.offset)
+    """Every repository, or only ``name`` (the page's repository filter)."""
+    query = _order(_named(_summaries(now), name), sort).limit(page.fetch).offset(page.offset)
     return [_summary(row) for row in (await conn.execute(query)).mappings()]
 
 
@@ -181,5 +182,11 @@ async def _live_tags(conn: AsyncConnection, name: str, digests: list[str]) -> di
     return found
 
 
-async def repository_count(conn: AsyncConnection) -> int:
-    return int((await conn.execute(select(func.count()).select_from(repositories))).scalar_one())
+async def repository_count(conn: AsyncConnection, name: str | None = None) -> int:
+    """How many repositories the inventory holds; with ``name``, 1 or 0."""
+    query = _named(select(func.count()).select_from(repositories), name)
+    return int((await conn.execute(query)).scalar_one())
+
+
+def _named(query: Select[Any], name: str | None) -> Select[Any]:
+    return query if name is None else query.where(repositories.c.name == name)
