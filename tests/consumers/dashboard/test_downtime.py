@@ -21,7 +21,7 @@ def at(hhmmss: str) -> datetime:
     return datetime.fromisoformat(f"2026-11-29T{hhmmss}")  # naive UTC, as the store keeps times
 
 
-# (handler, started_at, last_seen_at): pull ran from 01:00 to 02:06 and again 02:09–02:09:40;
+# (handler, started_at, last_seen_at): pull ran from 01:00 to 02:06 and again 02:09 to 02:09:40;
 # push first ran at 01:55:20 (nothing is claimed before), missed 02:04, was last seen 02:09:50.
 RUNS = [
     ("pull", "01:00:10", "02:06:30"),
