@@ -210,6 +210,7 @@
     if (loading) return;
     loading = true;
     const status = $("#status");
+    const started = performance.now();
     try {
       const changes = await getJson("api/v1/changes"); // first: a change after it reloads again
       const [summary, load, images, clients, pushes, audit, repos, shown] = await Promise.all([
@@ -222,7 +223,7 @@
         getJson("api/v1/repositories?limit=100"),
         state.repository ? getJson(`api/v1/repositories?${query({})}`) : null,
       ]);
-      live.seen(changes.token);
+      live.seen(changes.token, performance.now() - started);
       renderSummary(summary);
       renderLoad(load);
       renderTopImages(images);

@@ -4,6 +4,9 @@
      (REGBRIDGE_DASHBOARD_LIVE_SECONDS; two index lookups in the store) and reload as soon
      as its token moves, i.e. a consumer stored a batch or came back up; and reload every
      REGBRIDGE_DASHBOARD_REFRESH_SECONDS anyway, so a window relative to now keeps moving.
+     A busy registry changes the token at every check: then the page reloads at most once
+     per ten times its last reload took (a 7-day view that takes 0.4 s: every 4 s), so one
+     viewer keeps the store busy a tenth of the time at most.
    - a number of seconds: reload that often while the tab is visible;
    - 0: never by itself.
    Nothing runs while the tab is hidden; showing it again reloads at once. */
@@ -16,6 +19,8 @@ const Live = (() => {
     let token = null;
     let checking = false;
     let failing = false; // the last check failed: reload once, then again when it answers
+    let loadedAt = 0; // when the data was last loaded (performance.now(), ms)
+    let took = 0; // and how long that took
 
     function stop() {
       for (const timer of timers) clearInterval(timer);
@@ -27,7 +32,8 @@ const Live = (() => {
       checking = true;
       try {
         const latest = await changes();
-        if (latest.token !== token || failing) {
+        const rested = performance.now() - loadedAt >= 10 * took;
+        if ((latest.token !== token && rested) || failing) {
           failing = false;
           await reload();
         }
@@ -65,9 +71,11 @@ const Live = (() => {
       get mode() {
         return mode;
       },
-      /* The token of the data just loaded. */
-      seen(newToken) {
+      /* The token of the data just loaded, and how long loading it took (ms). */
+      seen(newToken, tookMs) {
         token = newToken;
+        took = tookMs;
+        loadedAt = performance.now();
       },
     };
   }
