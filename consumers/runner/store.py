@@ -26,7 +26,7 @@ from datetime import datetime, timedelta
 from functools import partial
 from typing import Any
 
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from consumers.deadletter import DeadLetter
@@ -115,7 +115,7 @@ class StoreSink:
         try:
             async with self.engine.begin() as connection:
                 beat = await self.heartbeat.write(connection)
-        except (DBAPIError, OSError) as exc:
+        except (SQLAlchemyError, OSError) as exc:
             log.warning("heartbeat not written", extra={"fields": {"error": str(exc)[:300]}})
             return
         self.heartbeat.committed(beat)

@@ -8,11 +8,10 @@ from __future__ import annotations
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
 
 import pytest
 from alembic.script import ScriptDirectory
-from sqlalchemy import inspect
+from sqlalchemy import Connection, inspect
 
 from consumers.errors import StoreError
 from consumers.store import migrate
@@ -29,19 +28,33 @@ def _db(url: str, *argv: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([*CONSUMER, "db", *argv], env=env, capture_output=True, text=True, timeout=120)
 
 
-async def _schema(url: str) -> set[tuple[str, str]]:
-    """Every (table, column) of the store."""
-    engine = create_engine(url)
+async def _schema(url: str) -> dict[str, set[str]]:
+    """Table → column names."""
 
-    def columns(sync: Any) -> set[tuple[str, str]]:
+    def read(sync: Connection) -> dict[str, set[str]]:
         found = inspect(sync)
-        return {(t, c["name"]) for t in found.get_table_names() for c in found.get_columns(t)}
+        return {table: {c["name"] for c in found.get_columns(table)} for table in found.get_table_names()}
 
+    engine = create_engine(url)
     try:
         async with engine.connect() as connection:
-            return set(await connection.run_sync(columns))
+            return await connection.run_sync(read)
     finally:
         await engine.dispose()
+
+
+async def _migrated(url: str, revision: str) -> None:
+    engine = create_engine(url, writer=True)
+    try:
+        await migrate.upgrade(engine, revision)
+    finally:
+        await engine.dispose()
+
+
+def _previous(revision: str) -> str:
+    down = ScriptDirectory.from_config(migrate.alembic_config()).get_revision(revision).down_revision
+    assert isinstance(down, str), "a linear history"
+    return down
 
 
 async def _refusal(url: str) -> str:
@@ -55,30 +68,27 @@ async def _refusal(url: str) -> str:
 
 
 async def test_upgrade_then_roll_back(tmp_path: Path) -> None:
-    """From the revision before the latest (the previous release's schema) up, and back."""
+    """From the previous release's schema (the revision before head) up to head and back,
+    whatever the latest migration is."""
     url = f"sqlite:///{tmp_path / 'registry.db'}"
     head = migrate.head_revision()
     assert head is not None
-    previous = ScriptDirectory.from_config(migrate.alembic_config()).get_revision(head).down_revision
-    assert isinstance(previous, str)
-    engine = create_engine(url, writer=True)
-    try:
-        await migrate.upgrade(engine, previous)  # the store as the previous release left it
-    finally:
-        await engine.dispose()
-    before = await _schema(url)
+    previous = _previous(head)
+    reference = f"sqlite:///{tmp_path / 'reference.db'}"
+    await _migrated(reference, previous)
+    await _migrated(url, previous)  # the store as the previous release left it
     assert "run registry-consumer db upgrade first" in await _refusal(url)
 
     upgraded = _db(url, "upgrade")
     assert upgraded.returncode == 0 and upgraded.stdout.strip() == f"schema at revision {head}", (
         upgraded.stderr
     )
-    assert await _schema(url) > before, f"{head} adds tables or columns"
+    assert await _schema(url) != await _schema(reference), "the head migration changes the schema"
 
     rolled_back = _db(url, "downgrade", previous)
     assert rolled_back.returncode == 0, rolled_back.stderr
     assert rolled_back.stdout.strip() == f"schema at revision {previous}"
-    assert await _schema(url) == before, f"what {head} added is gone"
+    assert await _schema(url) == await _schema(reference), f"what {head} added is gone"
     current = _db(url, "current")
     assert current.stdout.strip() == f"schema at revision {previous}; latest is {head}"
 

@@ -31,41 +31,29 @@ def post(raw: dict[str, Any], seq: int) -> dict[str, Any]:
     }
 
 
+def anonymous(action: str, repository: str, hhmmss: str, **target: Any) -> dict[str, Any]:
+    """An event of ``action`` by nobody (no actor), from skopeo on a LAN address."""
+    return event(
+        action,
+        repository,
+        actor=None,
+        addr="192.168.122.1:51234",
+        useragent="skopeo/1.9.3",
+        timestamp=at(hhmmss),
+        **target,
+    )
+
+
 def anonymous_events() -> list[dict[str, Any]]:
-    who = {"actor": None, "addr": "192.168.122.1:51234", "useragent": "skopeo/1.9.3"}
-    mount = event("mount", MOUNTED, size=31_457_280, timestamp=at("02:05:40"), **who)
+    image = {"tag": "v1", "digest": MANIFEST, "media_type": OCI_MANIFEST, "size": 529}
+    mount = anonymous("mount", MOUNTED, "02:05:40", size=31_457_280)
     mount["target"]["fromRepository"] = MOUNTED_FROM
     return [
-        event(
-            "push",
-            "demo/hello",
-            tag="v1",
-            digest=MANIFEST,
-            media_type=OCI_MANIFEST,
-            size=529,
-            method="PUT",
-            timestamp=at("02:05:30"),
-            **who,
-        ),
+        anonymous("push", "demo/hello", "02:05:30", method="PUT", **image),
         mount,
-        event(
-            "pull",
-            "demo/hello",
-            tag="v1",
-            digest=MANIFEST,
-            media_type=OCI_MANIFEST,
-            size=529,
-            timestamp=at("02:06:20"),
-            **who,
-        ),
-        event(
-            "delete",
-            "demo/hello",
-            digest=MANIFEST,
-            media_type=OCI_MANIFEST,
-            method="DELETE",
-            timestamp=at("02:06:30"),
-            **who,
+        anonymous("pull", "demo/hello", "02:06:20", **image),
+        anonymous(
+            "delete", "demo/hello", "02:06:30", digest=MANIFEST, media_type=OCI_MANIFEST, method="DELETE"
         ),
     ]
 
