@@ -10,7 +10,7 @@
 
 const Charts = (() => {
   const COLORS = { pulls: "#2f6fde", pushes: "#e07a10", pulled: "#1e9e6a", pushed: "#a35ad8" };
-  const DOWN = { fill: "rgba(201, 58, 58, 0.10)", edge: "rgba(201, 58, 58, 0.55)", text: "#8a1f12" };
+  const DOWN = { fill: "rgba(201, 58, 58, 0.10)", edge: "rgba(201, 58, 58, 0.55)" };
   const HEIGHT = 240;
   const AXIS = 72;
   const live = new Map();

@@ -8,6 +8,7 @@
   const TOP = 10;
   const state = { range: "1h", repository: "", refresh: 0, until: "" };
   let loading = false;
+  let again = false; // asked for while loading (another repository, say): load once more after
 
   const $ = (selector, root = document) => root.querySelector(selector);
   const seconds = (name) => Number($(`meta[name="${name}"]`).content) || 0;
@@ -207,7 +208,10 @@
   }
 
   async function refresh() {
-    if (loading) return;
+    if (loading) {
+      again = true;
+      return;
+    }
     loading = true;
     const status = $("#status");
     const started = performance.now();
@@ -241,6 +245,10 @@
       status.textContent = "update failed";
     } finally {
       loading = false;
+      if (again) {
+        again = false;
+        refresh();
+      }
     }
   }
 
