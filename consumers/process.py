@@ -23,6 +23,7 @@ from consumers.metrics import ConsumerMetrics
 from consumers.metrics_server import MetricsServer
 from consumers.rebalance import CommitOnRevoke
 from consumers.runner import ACK_POLICY, BatchLoop, StopRequest, StoreSink, TransientRetry
+from consumers.runner.heartbeat import Clock, now_utc
 from consumers.settings import ConsumerSettings
 from consumers.store.engine import create_engine, redacted
 from consumers.store.startup import open_store
@@ -51,7 +52,10 @@ class ConsumerProcess:
     """Everything one ``registry-consumer run <handler>`` owns. Build it, then ``await
     run()``; ``request_stop()`` (or SIGTERM when ``signals``) ends it cleanly."""
 
-    def __init__(self, settings: ConsumerSettings, handler: Handler[Any] | None = None) -> None:
+    def __init__(
+        self, settings: ConsumerSettings, handler: Handler[Any] | None = None, *, clock: Clock = now_utc
+    ) -> None:
+        """``clock`` is the heartbeat's (tests pin it)."""
         self.settings = settings
         self.handler = handler or HANDLERS[settings.handler]()
         self.metrics = ConsumerMetrics(self.handler.name)
@@ -78,6 +82,7 @@ class ConsumerProcess:
             self.retrying,
             max_attempts=settings.max_attempts,
             dedup_retention_hours=settings.dedup_retention_hours,
+            clock=clock,
         )
         self.loop = BatchLoop(settings.loop, sink, self.consumer, dlq, self.metrics, self.stop, self.retrying)
         self.server = MetricsServer(

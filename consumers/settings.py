@@ -39,6 +39,7 @@ class ConsumerSettings:
     max_attempts: int = 3
     dedup_retention_hours: float = 168.0
     health_stale_s: float = 60.0
+    fetch_stale_s: float = 15.0  # see LoopSettings; tests shorten it
     migrate_on_start: bool = True
     store_start_timeout_s: float = 60.0
     log: LogSettings = field(default_factory=LogSettings)
@@ -72,7 +73,13 @@ class ConsumerSettings:
 
     @property
     def loop(self) -> LoopSettings:
-        return LoopSettings(self.batch_max_records, self.poll_timeout_ms, self.backoff, self.health_stale_s)
+        return LoopSettings(
+            batch_max_records=self.batch_max_records,
+            poll_timeout_ms=self.poll_timeout_ms,
+            backoff=self.backoff,
+            health_stale_s=self.health_stale_s,
+            fetch_stale_s=self.fetch_stale_s,
+        )
 
 
 def load(handler: str, environ: Environ | None = None) -> ConsumerSettings:

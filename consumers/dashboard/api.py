@@ -9,6 +9,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from consumers.dashboard import api_activity, api_inventory, api_load, api_reconcile, api_sources
+from consumers.dashboard.queries import changes as store_changes
 from consumers.store.tables import repositories
 
 PREFIX = "/api/v1"
@@ -28,10 +29,28 @@ async def health(request: Request) -> Response:
     return JSONResponse({"status": "ok"})
 
 
+async def changes(request: Request) -> Response:
+    """
+    summary: A cheap token that changes whenever a consumer stores a batch or comes back up.
+    description: >
+      The page's live mode asks for it every few seconds while the tab is visible and
+      reloads its data only when `token` differs from the last one. Two index lookups.
+    responses:
+      200:
+        description: >
+          `token` (opaque), `last_stored_at` (the latest batch any consumer stored) and
+          `pipeline_started_at` (the latest start of a consumer's heartbeat run), null
+          before the first.
+    """
+    async with request.state.engine.connect() as conn:
+        return JSONResponse(await store_changes.latest(conn))
+
+
 def routes() -> list[BaseRoute]:
     repo = PREFIX + "/repositories/{name:path}"
     return [
         Route(PREFIX + "/health", health, methods=["GET"]),
+        Route(PREFIX + "/changes", changes, methods=["GET"]),
         Route(PREFIX + "/summary", api_load.summary, methods=["GET"]),
         Route(PREFIX + "/load", api_load.load_series, methods=["GET"]),
         Route(PREFIX + "/pulls/series", api_load.pull_series, methods=["GET"]),

@@ -28,6 +28,7 @@ async def repositories(request: Request) -> Response:
         in: query
         description: name (A→Z), last_push, size or pulls (image pulls in 24 h), largest first.
         schema: {type: string, enum: [name, last_push, size, pulls], default: name}
+      - $ref: '#/components/parameters/repository'
       - $ref: '#/components/parameters/limit'
       - $ref: '#/components/parameters/offset'
     responses:
@@ -37,14 +38,16 @@ async def repositories(request: Request) -> Response:
           blobs and manifests), `last_pushed_at`, `last_pushed_by`, `image_pulls_24h`,
           `pull_requests_24h`, `first_seen_at`, `last_event_at`, `source` (the kind of
           registry its latest event came from) and `pulls_reported` (false where that kind
-          reports no pulls: its pull counts are unknown, not zero).
+          reports no pulls: its pull counts are unknown, not zero). With `repository`, only
+          that repository (an empty list when the inventory does not hold it).
       400:
         $ref: '#/components/responses/BadQuery'
     """
     page = PageRequest.from_query(request.query_params)
     sort = params.choice(request.query_params, "sort", inventory.SORTS, "name")
+    name = params.text_filter(request.query_params, "repository")
     async with request.state.engine.connect() as conn:
-        rows = await inventory.list_repositories(conn, request.state.clock(), page, sort)
+        rows = await inventory.list_repositories(conn, request.state.clock(), page, sort, name)
     return JSONResponse(page_body(rows, page))
 
 

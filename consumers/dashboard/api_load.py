@@ -8,7 +8,7 @@ from starlette.responses import JSONResponse, Response
 from consumers.dashboard import params
 from consumers.dashboard.pagination import PageRequest, page_body
 from consumers.dashboard.params import MAX_BUCKETS, Window
-from consumers.dashboard.queries import inventory, load
+from consumers.dashboard.queries import downtime, inventory, load
 from consumers.dashboard.queries import pulls as pull_stats
 from consumers.dashboard.queries import pushes as push_stats
 from consumers.dashboard.queries.audit import AuditFilter, counts_by_action
@@ -42,7 +42,10 @@ async def summary(request: Request) -> Response:
           `pulls` sums the pull counters (`requests` is every pull event, `manifest_gets`
           the image pulls, `heads` the HEAD requests); `pushes` counts every push event
           (`manifests`, `blobs`, re-pushes included) and its `bytes`; `deletes` and
-          `mounts` come from the audit log; `repositories.active` were pulled in the window.
+          `mounts` come from the audit log; `repositories.total` is how many the inventory
+          holds and `repositories.active` how many were pulled in the window. With
+          `repository`, every figure is that repository's (`repositories.total` is 1, or 0
+          when the inventory does not hold it).
       400:
         $ref: '#/components/responses/BadQuery'
     """
@@ -53,7 +56,7 @@ async def summary(request: Request) -> Response:
         pushed = await push_stats.totals(conn, span, repository)
         actions = await counts_by_action(conn, AuditFilter(window=span, repository=repository))
         total, active = (
-            await inventory.repository_count(conn),
+            await inventory.repository_count(conn, repository),
             await pull_stats.active_repositories(conn, wanted),
         )
     heads = pulled["manifest_heads"] + pulled["blob_heads"]
@@ -85,6 +88,12 @@ async def load_series(request: Request) -> Response:
         description: >
           `items` holds one point per bucket, oldest first: `time` (bucket start), `pulls`
           (pull events), `image_pulls` (manifest GETs), `pushes`, `bytes_pulled`, `bytes_pushed`.
+          `pipeline_down` lists the stretches of the window in which the pull or push
+          consumer stored nothing because it was not running or could not reach its broker
+          or the store (no heartbeat): `since`, `until` (whole minutes), `minutes` and the
+          `handlers` that were down, oldest first. Their buckets read zero without meaning
+          "no traffic". Nothing is claimed before a consumer's first heartbeat (store
+          revision 0006) nor for the current minute. Not paginated.
       400:
         $ref: '#/components/responses/BadQuery'
     """
@@ -92,8 +101,9 @@ async def load_series(request: Request) -> Response:
     step, page = params.step(request.query_params, span), _series_page(request)
     async with request.state.engine.connect() as conn:
         found = await load.points(conn, span, step, _repository(request))
+        down = await downtime.pipeline_down(conn, span, request.state.clock())
     rows = found[page.offset : page.offset + page.fetch]
-    return JSONResponse(page_body(rows, page, window=span.as_json(), step=step))
+    return JSONResponse(page_body(rows, page, window=span.as_json(), step=step, pipeline_down=down))
 
 
 async def pull_series(request: Request) -> Response:

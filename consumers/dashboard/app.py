@@ -49,6 +49,7 @@ class State(TypedDict):
 
 def page_html(settings: DashboardSettings) -> str:
     template = (STATIC / "index.html").read_text(encoding="utf-8")
+    template = template.replace("{{LIVE_SECONDS}}", str(settings.live_seconds))
     return template.replace("{{REFRESH_SECONDS}}", str(settings.refresh_seconds))
 
 

@@ -22,6 +22,7 @@ from consumers.settings import DEFAULT_DATABASE_URL
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8090
 DEFAULT_REFRESH_SECONDS = 30
+DEFAULT_LIVE_SECONDS = 2
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,6 +31,7 @@ class DashboardSettings:
     host: str = DEFAULT_HOST
     port: int = DEFAULT_PORT
     refresh_seconds: int = DEFAULT_REFRESH_SECONDS
+    live_seconds: int = DEFAULT_LIVE_SECONDS  # the live page's change check; 0: no live mode
     migrate_on_start: bool = True
     store_start_timeout_s: float = 60.0
     log: LogSettings = field(default_factory=LogSettings)
@@ -49,6 +51,7 @@ class DashboardSettings:
             host=host or env.text("DASHBOARD_HOST", DEFAULT_HOST),
             port=port,
             refresh_seconds=env.integer("DASHBOARD_REFRESH_SECONDS", DEFAULT_REFRESH_SECONDS, minimum=0),
+            live_seconds=env.integer("DASHBOARD_LIVE_SECONDS", DEFAULT_LIVE_SECONDS, minimum=0),
             migrate_on_start=env.flag("DASHBOARD_MIGRATE_ON_START", True),
             store_start_timeout_s=env.number("STORE_START_TIMEOUT_SECONDS", 60.0, minimum=0.0),
             log=LogSettings.from_environ(env),

@@ -81,6 +81,9 @@ class SubscriptionRelay:
     async def maintain(self) -> None:
         """Nothing to keep: the relay has no store."""
 
+    async def alive(self) -> None:
+        """No heartbeat: the relay writes nothing to the store."""
+
     async def take(self, items: list[Item]) -> BatchOutcome:
         groups = by_partition(items)
         if len(groups) == 1:

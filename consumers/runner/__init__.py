@@ -4,6 +4,7 @@
 ``loop``           :class:`BatchLoop`: poll, plan, take, dead-letter, commit; health
 ``sink``           :class:`Sink`: what a batch becomes (the interface)
 ``store``          :class:`StoreSink`: one transaction per batch, once per event id
+``heartbeat``      ``Heartbeat``: the store sink's beat, once a minute (pipeline_uptime)
 ``batch``          :class:`Item` and :class:`BatchOutcome`, the batch as it moves
 ``transient``      :class:`TransientRetry`: retrying what fails for a while
 ``stop``           :class:`StopRequest`: SIGTERM, seen by every wait of the process

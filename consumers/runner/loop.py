@@ -21,6 +21,9 @@ So delivery is at-least-once, and the store sink makes storage exactly-once per 
 
 Pipelined by one batch: while batch N is taken and committed (a task holding the lock),
 batch N+1 is polled and planned. Takes and commits stay in order.
+
+Between polls the sink may ``maintain`` itself, and hears that it is ``alive`` while the
+broker answers (:meth:`BatchLoop.broker_answers`): the store sink's heartbeat.
 """
 
 from __future__ import annotations
@@ -58,6 +61,7 @@ class LoopSettings:
     poll_timeout_ms: int = 500
     backoff: Backoff = field(default_factory=lambda: Backoff(initial=0.2, maximum=10.0))
     health_stale_s: float = 60.0
+    fetch_stale_s: float = 15.0  # a partition without a fetch answer this long: the broker is not answering
 
 
 class BatchLoop:
@@ -181,9 +185,23 @@ class BatchLoop:
             if self._uncommitted.get(tp) == offset:
                 del self._uncommitted[tp]
 
+    def broker_answers(self) -> bool:
+        """This member has partitions, and the broker answered a fetch for every one of them
+        within ``fetch_stale_s`` (aiokafka's ``last_poll_timestamp``, wall-clock ms, moves
+        with every fetch answer, records or not). ``getmany`` alone returns nothing both
+        when the topic is idle and when the broker is down."""
+        assigned = self.consumer.assignment()
+        if not assigned:
+            return False
+        oldest = time.time() * 1000 - self.settings.fetch_stale_s * 1000
+        stamps = [self.consumer.last_poll_timestamp(tp) for tp in assigned]
+        return all(stamp is not None and stamp >= oldest for stamp in stamps)
+
     async def _maintain(self) -> None:
         async with self._lock:
             await self.sink.maintain()
+            if self.broker_answers():
+                await self.sink.alive()
 
     def _account(self, records: Sequence[Any], outcome: BatchOutcome, elapsed: float) -> None:
         self.metrics.processed(outcome.stored)

@@ -34,3 +34,8 @@ class Sink(Protocol):
     async def maintain(self) -> None:
         """Housekeeping between two polls (pruning); cheap when nothing is due."""
         ...
+
+    async def alive(self) -> None:
+        """Between two polls, while the broker answers: the pipeline is up (the store sink
+        writes its heartbeat, at most once a minute); cheap when nothing is due."""
+        ...

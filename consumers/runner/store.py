@@ -1,9 +1,10 @@
 """The store sink: one database transaction per batch, exactly once per event id.
 
 In ONE transaction: drop the event ids already processed (``processed_events``), let the
-handler ``apply`` the rest, record their ids and the registry instances they came from
-(``registry_instances``, :mod:`consumers.store.instances`); commit. Then the loop commits
-the offsets.
+handler ``apply`` the rest, record their ids, the registry instances they came from
+(``registry_instances``, :mod:`consumers.store.instances`) and, once a minute, the heartbeat
+(:mod:`consumers.runner.heartbeat`); commit. Then the loop commits the offsets. Between
+polls without a batch, :meth:`StoreSink.alive` writes the heartbeat on its own.
 
 * Transient errors (the database is down or locked) are retried without moving the
   position (:class:`~consumers.runner.transient.TransientRetry`).
@@ -22,16 +23,17 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from functools import partial
 from typing import Any
 
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from consumers.deadletter import DeadLetter
 from consumers.handlers.base import Delivery, Handler, HandlerError
 from consumers.runner.batch import BatchOutcome, Item
+from consumers.runner.heartbeat import Clock, Heartbeat, minute_of, now_utc
 from consumers.runner.transient import TransientRetry
 from consumers.store import processed
 from consumers.store.instances import instance_rows, record_instances
@@ -40,10 +42,6 @@ PRUNE_EVERY_S = 600.0
 # errors a record may cause for good: stored alone, it would fail again (not a handler bug)
 RECORD_ERRORS = (DBAPIError, HandlerError)
 log = logging.getLogger("consumers.runner")
-
-
-def now_utc() -> datetime:
-    return datetime.now(UTC).replace(tzinfo=None)
 
 
 class StoreSink:
@@ -55,12 +53,15 @@ class StoreSink:
         *,
         max_attempts: int = 3,
         dedup_retention_hours: float = 168.0,
+        clock: Clock = now_utc,
     ) -> None:
         self.handler, self.engine, self.retrying = handler, engine, retrying
         self.name = handler.name
         self.max_attempts = max_attempts
         self.dedup_retention_hours = dedup_retention_hours
+        self.heartbeat = Heartbeat(handler.name, clock=clock)
         self._last_prune = 0.0
+        self._idle_tried: datetime | None = None  # the minute of the last idle heartbeat attempt
 
     def plan(self, delivery: Delivery) -> Any:
         return self.handler.plan(delivery)
@@ -104,7 +105,24 @@ class StoreSink:
                 await self.handler.apply([item.plan for item in fresh], connection)
                 seen = ((item.delivery.event, item.delivery.occurred_at) for item in fresh)
                 await record_instances(connection, instance_rows(seen, now_utc()))
+            beat = await self.heartbeat.write(connection)
+        self.heartbeat.committed(beat)
         return len(fresh)
+
+    async def alive(self) -> None:
+        """The broker answers and no batch came: write the heartbeat on its own when it is
+        due, trying at most once a minute (a store that is down gets one warning a minute)."""
+        minute = minute_of(self.heartbeat.clock())
+        if not self.heartbeat.due() or self._idle_tried == minute:
+            return
+        self._idle_tried = minute
+        try:
+            async with self.engine.begin() as connection:
+                beat = await self.heartbeat.write(connection)
+        except (SQLAlchemyError, OSError) as exc:
+            log.warning("heartbeat not written", extra={"fields": {"error": str(exc)[:300]}})
+            return
+        self.heartbeat.committed(beat)
 
     async def maintain(self) -> None:
         """Forget processed ids past the retention, at most every ``PRUNE_EVERY_S``."""

@@ -94,6 +94,14 @@ Idempotency (written by the runner, in the same transaction as the handler)
 ---------------------------------------------------------------------------
 ``processed_events``  every event id a handler has persisted.
     handler PK · event_id PK · processed_at
+
+Liveness (written by the runner, revision 0006)
+-----------------------------------------------
+``pipeline_uptime``  when each consumer process was up and could write to the store: one
+    row per unbroken run of minutes (``consumers.runner.heartbeat``), extended once a
+    minute, in the batch's transaction or, when idle, on its own.
+    handler PK · process PK (host and pid, for the operator) · started_at PK ·
+    last_seen_at (the latest heartbeat)
 """
 
 from __future__ import annotations
@@ -239,6 +247,16 @@ audit_log = Table(
     Column("raw", _JSON, nullable=False),
     Index(None, "occurred_at"),
     Index(None, "repository", "occurred_at"),
+)
+
+pipeline_uptime = Table(
+    "pipeline_uptime",
+    metadata,
+    Column("handler", Text, primary_key=True),
+    Column("process", Text, primary_key=True),
+    Column("started_at", DateTime, primary_key=True),
+    Column("last_seen_at", DateTime, nullable=False),
+    Index(None, "handler", "last_seen_at"),
 )
 
 processed_events = Table(

@@ -53,8 +53,7 @@ async def store_url(empty_store_url: str) -> str:
     return empty_store_url
 
 
-@pytest.fixture
-def make_settings(kafka_bootstrap: str, topic_prefix: str, store_url: str) -> MakeSettings:
+def settings_maker(kafka_bootstrap: str, topic_prefix: str, store_url: str) -> MakeSettings:
     """Settings for one handler: fresh group, short session (Tansu answers a JoinGroup
     after half the session timeout), fast retries, no metrics server."""
     group_suffix = uuid.uuid4().hex[:8]
@@ -76,3 +75,9 @@ def make_settings(kafka_bootstrap: str, topic_prefix: str, store_url: str) -> Ma
         return dataclasses.replace(base, **overrides)
 
     return make
+
+
+@pytest.fixture
+def make_settings(kafka_bootstrap: str, topic_prefix: str, store_url: str) -> MakeSettings:
+    """:func:`settings_maker` for this test's topics and store."""
+    return settings_maker(kafka_bootstrap, topic_prefix, store_url)

@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 
 from consumers.handlers.base import Handler
 from consumers.process import ConsumerProcess
+from consumers.runner.heartbeat import Clock, now_utc
 from consumers.settings import ConsumerSettings
 from tests.support.database import processed_count
 from tests.support.processes import venv_command
@@ -24,10 +25,11 @@ T = TypeVar("T")
 
 @asynccontextmanager
 async def running(
-    settings: ConsumerSettings, handler: Handler[Any] | None = None
+    settings: ConsumerSettings, handler: Handler[Any] | None = None, *, clock: Clock = now_utc
 ) -> AsyncIterator[ConsumerProcess]:
-    """A consumer running as a task of this event loop; stopped cleanly on exit."""
-    process = ConsumerProcess(settings, handler)
+    """A consumer running as a task of this event loop; stopped cleanly on exit. ``clock``
+    is its heartbeat's (``consumers.runner.heartbeat``)."""
+    process = ConsumerProcess(settings, handler, clock=clock)
     task = asyncio.create_task(process.run(signals=False))
     try:
         yield process

@@ -107,9 +107,11 @@ def _order(query: Select[Any], sort: str) -> Select[Any]:
 
 
 async def list_repositories(
-    conn: AsyncConnection, now: datetime, page: PageRequest, sort: str = "name"
+    conn: AsyncConnection, now: datetime, page: PageRequest, sort: str = "name", name: str | None = None
 ) -> list[dict[str, Any]]:
-    live = _summaries(now).where(repositories.c.deleted_at.is_(None))
+    """Every repository the registry still lists, or only ``name`` (the page's repository
+    filter)."""
+    live = _named(_summaries(now), name).where(repositories.c.deleted_at.is_(None))
     query = _order(live, sort).limit(page.fetch).offset(page.offset)
     return [_summary(row) for row in (await conn.execute(query)).mappings()]
 
@@ -185,6 +187,13 @@ async def _live_tags(conn: AsyncConnection, name: str, digests: list[str]) -> di
     return found
 
 
-async def repository_count(conn: AsyncConnection) -> int:
-    query = select(func.count()).select_from(repositories).where(repositories.c.deleted_at.is_(None))
+async def repository_count(conn: AsyncConnection, name: str | None = None) -> int:
+    """How many repositories the inventory holds (those the registry still lists); with
+    ``name``, 1 or 0."""
+    query = _named(select(func.count()).select_from(repositories), name)
+    query = query.where(repositories.c.deleted_at.is_(None))
     return int((await conn.execute(query)).scalar_one())
+
+
+def _named(query: Select[Any], name: str | None) -> Select[Any]:
+    return query if name is None else query.where(repositories.c.name == name)

@@ -1,23 +1,33 @@
 /* The dashboard page: reads the JSON API, fills the tiles, charts and tables,
-   keeps its state (range, repository, refresh) in the URL hash. */
+   keeps its state (range, repository, refresh) in the URL hash. When it reloads is
+   live.js's business. */
 "use strict";
 
 (() => {
   const RANGES = ["15m", "1h", "6h", "24h", "7d", "30d"];
   const TOP = 10;
   const state = { range: "1h", repository: "", refresh: 0, until: "" };
-  let timer = null;
   let loading = false;
+  let again = false; // asked for while loading (another repository, say): load once more after
 
   const $ = (selector, root = document) => root.querySelector(selector);
+  const seconds = (name) => Number($(`meta[name="${name}"]`).content) || 0;
+  const live = Live.create({
+    liveSeconds: seconds("live-seconds"),
+    backstopSeconds: seconds("refresh-seconds"),
+    reload: () => refresh(),
+    changes: () => getJson("api/v1/changes"),
+  });
 
   function readHash() {
     const params = new URLSearchParams(location.hash.slice(1));
-    const defaultRefresh = Number($('meta[name="refresh-seconds"]').content) || 0;
+    const byDefault = live.available ? "live" : seconds("refresh-seconds");
+    const asked = params.get("refresh");
     state.range = RANGES.includes(params.get("range")) ? params.get("range") : "1h";
     state.repository = params.get("repository") || "";
     state.until = params.get("until") || "";
-    state.refresh = params.has("refresh") ? Number(params.get("refresh")) || 0 : defaultRefresh;
+    if (asked === null || (asked === "live" && !live.available)) state.refresh = byDefault;
+    else state.refresh = asked === "live" ? "live" : Number(asked) || 0;
   }
 
   function writeHash() {
@@ -47,18 +57,41 @@
     return response.json();
   }
 
+  /* Text that may wrap only where Format.pieces says (after "/", ":", "@") or at spaces. */
+  function breakable(text) {
+    const span = document.createElement("span");
+    Format.pieces(text).forEach((piece, i) => {
+      if (i > 0) span.append(document.createElement("wbr"));
+      span.append(piece);
+    });
+    return span;
+  }
+
+  function span(text) {
+    const element = document.createElement("span");
+    element.textContent = text;
+    return element;
+  }
+
+  /* A cell: a name (no class) may wrap after "/", ":" and "@"; a number or a time
+     (class "num", "when") stays on one line. */
   function cell(text, className) {
     const td = document.createElement("td");
-    td.textContent = text;
+    td.append(className ? span(text) : breakable(text));
     if (className) td.className = className;
     return td;
   }
 
+  /* Rows of cells; each cell carries its column's name, which a narrow screen shows
+     next to the value (the table stacks into one block per row). */
   function fillTable(section, items, toCells) {
     const body = $("tbody", section);
+    const labels = [...section.querySelectorAll("thead th")].map((th) => th.textContent);
     body.replaceChildren(...items.map((item) => {
       const tr = document.createElement("tr");
-      tr.append(...toCells(item));
+      const cells = toCells(item);
+      cells.forEach((td, i) => { td.dataset.label = labels[i] || ""; });
+      tr.append(...cells);
       return tr;
     }));
     $(".empty", section).hidden = items.length > 0;
@@ -72,7 +105,7 @@
     const params = new URLSearchParams({ range: state.range, refresh: String(state.refresh), repository: name });
     if (state.until) params.set("until", state.until);
     link.href = "#" + params.toString();
-    link.textContent = name;
+    link.append(breakable(name));
     link.title = `Show only ${name}`;
     td.append(link);
     return td;
@@ -83,9 +116,7 @@
     const fill = document.createElement("div");
     fill.className = "fill";
     fill.style.width = `${max > 0 ? Math.round((100 * value) / max) : 0}%`;
-    const label = document.createElement("span");
-    label.textContent = text;
-    td.append(fill, label);
+    td.append(fill, span(text));
     return td;
   }
 
@@ -115,9 +146,20 @@
     const span = `${Format.when(load.window.since)} – ${Format.when(load.window.until)}`;
     for (const el of document.querySelectorAll("[data-step]")) el.textContent = `${Format.step(load.step)}, ${span}`;
     for (const kind of ["requests", "bytes"]) {
-      const any = Charts.draw(kind, $(`#chart-${kind}`), load.items);
+      const any = Charts.draw(kind, $(`#chart-${kind}`), load);
       $(`#chart-${kind}-empty`).hidden = any;
     }
+    renderDown(load.pipeline_down || []);
+  }
+
+  /* The stretches where the pipeline was down, in words under the tiles. */
+  function renderDown(down) {
+    const note = $("#pipeline-down");
+    note.hidden = down.length === 0;
+    if (!down.length) return;
+    const shown = down.slice(-3).map((d) => `${Format.stretch(d.since, d.until)} (${d.handlers.join(" and ")})`);
+    const more = down.length > 3 ? ` and ${Format.plural(down.length - 3, "earlier stretch")}` : "";
+    $("#pipeline-down-text").textContent = `${shown.join(", ")}${more}`;
   }
 
   function renderTopImages(page) {
@@ -153,13 +195,13 @@
     ]);
   }
 
-  function renderRepositories(page) {
+  function renderRepositories(all, shown) {
     const select = $("#repository");
-    const names = page.items.map((r) => r.name);
+    const names = all.items.map((r) => r.name);
     if (state.repository && !names.includes(state.repository)) names.unshift(state.repository);
     select.replaceChildren(new Option("all repositories", ""), ...names.map((n) => new Option(n, n)));
     select.value = state.repository;
-    fillTable($("#repositories"), page.items, (r) => [
+    fillTable($("#repositories"), shown.items, (r) => [
       repoCell(r.name), cell(Format.count(r.tags), "num"), cell(Format.bytes(r.size), "num"),
       cell(Format.when(r.last_pushed_at), "when"),
       cell(r.pulls_reported === false ? `not reported (${r.source})` : Format.count(r.image_pulls_24h), "num"),
@@ -167,11 +209,16 @@
   }
 
   async function refresh() {
-    if (loading) return;
+    if (loading) {
+      again = true;
+      return;
+    }
     loading = true;
     const status = $("#status");
+    const started = performance.now();
     try {
-      const [summary, load, images, clients, pushes, audit, repos] = await Promise.all([
+      const changes = await getJson("api/v1/changes"); // first: a change after it reloads again
+      const [summary, load, images, clients, pushes, audit, repos, shown] = await Promise.all([
         getJson(`api/v1/summary?${query({})}`),
         getJson(`api/v1/load?${query({})}`),
         getJson(`api/v1/top/images?${query({ limit: TOP })}`),
@@ -179,17 +226,19 @@
         getJson(`api/v1/activity?${query({ action: "push", kind: "manifest", limit: TOP })}`),
         getJson(`api/v1/audit?${query({ limit: TOP })}`),
         getJson("api/v1/repositories?limit=100"),
+        state.repository ? getJson(`api/v1/repositories?${query({})}`) : null,
       ]);
+      live.seen(changes.token, performance.now() - started);
       renderSummary(summary);
       renderLoad(load);
       renderTopImages(images);
       renderTopClients(clients);
       renderPushes(pushes);
       renderAudit(audit);
-      renderRepositories(repos);
+      renderRepositories(repos, shown || repos);
       $("#error").hidden = true;
       status.className = "status";
-      status.textContent = `updated ${Format.clock(new Date())}`;
+      status.textContent = `updated ${Format.clock(new Date())}${live.mode === "live" ? " · live" : ""}`;
     } catch (error) {
       $("#error").hidden = false;
       $("#error").textContent = `Could not load the data: ${error.message}`;
@@ -197,12 +246,11 @@
       status.textContent = "update failed";
     } finally {
       loading = false;
+      if (again) {
+        again = false;
+        refresh();
+      }
     }
-  }
-
-  function schedule() {
-    if (timer) clearInterval(timer);
-    timer = state.refresh > 0 ? setInterval(refresh, state.refresh * 1000) : null;
   }
 
   function syncControls() {
@@ -210,7 +258,8 @@
       button.setAttribute("aria-pressed", String(button.dataset.range === state.range));
     }
     const refreshSelect = $("#refresh");
-    if (![...refreshSelect.options].some((o) => Number(o.value) === state.refresh)) {
+    if (!live.available) refreshSelect.querySelector('option[value="live"]')?.remove();
+    if (![...refreshSelect.options].some((o) => o.value === String(state.refresh))) {
       refreshSelect.append(new Option(`every ${state.refresh} s`, String(state.refresh)));
     }
     refreshSelect.value = String(state.refresh);
@@ -219,7 +268,7 @@
   function changed() {
     writeHash();
     syncControls();
-    schedule();
+    live.set(state.refresh);
     refresh();
   }
 
@@ -229,8 +278,11 @@
       if (range) { state.range = range; changed(); }
     });
     $("#repository").addEventListener("change", (event) => { state.repository = event.target.value; changed(); });
-    $("#refresh").addEventListener("change", (event) => { state.refresh = Number(event.target.value); changed(); });
-    window.addEventListener("hashchange", () => { readHash(); syncControls(); schedule(); refresh(); });
+    $("#refresh").addEventListener("change", (event) => {
+      state.refresh = event.target.value === "live" ? "live" : Number(event.target.value);
+      changed();
+    });
+    window.addEventListener("hashchange", () => { readHash(); syncControls(); live.set(state.refresh); refresh(); });
   }
 
   readHash();

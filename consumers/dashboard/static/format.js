@@ -61,6 +61,27 @@ const Format = (() => {
     return item.repository;
   }
 
+  /* Where a name may wrap: after "/", ":" and "@" ("demo/" + "hello", "sha256:" + hex),
+     never inside a word. The page puts a <wbr> between the pieces. */
+  function pieces(text) {
+    return String(text).split(/(?<=[/:@])/);
+  }
+
+  function hoursMinutes(date) {
+    return `${pad(date.getHours())}:${pad(date.getMinutes())}`;
+  }
+
+  /* A stretch of whole minutes: "02:07–02:09" today, "28 Nov 23:58–00:03" on other days. */
+  function stretch(since, until) {
+    const start = new Date(since);
+    const end = new Date(until);
+    const day = start.toDateString() === new Date().toDateString()
+      ? "" : `${start.getDate()} ${start.toLocaleString("en-US", { month: "short" })} `;
+    const endDay = start.toDateString() === end.toDateString()
+      ? "" : `${end.getDate()} ${end.toLocaleString("en-US", { month: "short" })} `;
+    return `${day}${hoursMinutes(start)}–${endDay}${hoursMinutes(end)}`;
+  }
+
   function step(name) {
     return STEP_WORDS[name] || "";
   }
@@ -73,5 +94,5 @@ const Format = (() => {
     return `${zone} (UTC${sign}${pad(Math.floor(abs / 60))}:${pad(abs % 60)})`;
   }
 
-  return { bytes, count, tick, plural, clock, when, digest, image, step, timeZone };
+  return { bytes, count, tick, plural, clock, when, stretch, digest, image, pieces, step, timeZone };
 })();

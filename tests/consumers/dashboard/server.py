@@ -53,8 +53,12 @@ async def running_dashboard(
 
 
 @asynccontextmanager
-async def dashboard_server(database_url: str, now: datetime, refresh_seconds: int = 0) -> AsyncIterator[str]:
+async def dashboard_server(
+    database_url: str, now: datetime, refresh_seconds: int = 0, live_seconds: int = 2
+) -> AsyncIterator[str]:
     """The anonymous loopback dashboard (no tokens) over ``database_url``."""
-    settings = DashboardSettings(database_url=database_url, refresh_seconds=refresh_seconds)
+    settings = DashboardSettings(
+        database_url=database_url, refresh_seconds=refresh_seconds, live_seconds=live_seconds
+    )
     async with running_dashboard(settings, now) as url:
         yield url

@@ -186,6 +186,24 @@ async def check_summary(client: httpx.AsyncClient, events: Events) -> None:
     assert body["repositories"] == {"total": 3, "active": len({e.repository for e in facts.pulls(events)})}
 
 
+async def check_repository_filter(client: httpx.AsyncClient, events: Events) -> None:
+    """``repository=`` narrows every figure of ``/summary`` and the repository list."""
+    for name in ("team/copy", "team/hello", "team/other"):
+        mine = [e for e in events if e.repository == name]
+        body = await get(client, "/api/v1/summary", repository=name, **SESSION)
+        pulled = int(any(e.action == "pull" for e in mine))
+        assert body["repositories"] == {"total": 1, "active": pulled}, name
+        assert body["pulls"]["requests"] == len(facts.pulls(mine)), name
+        assert body["pushes"]["count"] == len(facts.push_events(mine)), name
+        assert body["deletes"] == sum(1 for e in mine if e.action == "delete"), name
+        assert body["mounts"] == sum(1 for e in mine if e.action == "mount"), name
+        listed = await get(client, "/api/v1/repositories", repository=name)
+        assert [r["name"] for r in listed["items"]] == [name]
+    unknown = await get(client, "/api/v1/summary", repository="team/nope", **SESSION)
+    assert unknown["repositories"] == {"total": 0, "active": 0}
+    assert (await get(client, "/api/v1/repositories", repository="team/nope"))["items"] == []
+
+
 async def check_pagination(client: httpx.AsyncClient) -> None:
     first = await get(client, "/api/v1/repositories", limit=2)
     second = await get(client, "/api/v1/repositories", limit=2, offset=first["page"]["next_offset"])
@@ -208,4 +226,5 @@ async def test_api_over_the_replayed_session(
         await check_activity(client, events)
         await check_audit(client, events)
         await check_summary(client, events)
+        await check_repository_filter(client, events)
         await check_pagination(client)

@@ -25,6 +25,7 @@ def test_settings_come_from_the_environment_and_the_command_line_wins() -> None:
             "REGBRIDGE_DASHBOARD_HOST": "0.0.0.0",
             "REGBRIDGE_DASHBOARD_PORT": "9000",
             "REGBRIDGE_DASHBOARD_REFRESH_SECONDS": "0",
+            "REGBRIDGE_DASHBOARD_LIVE_SECONDS": "5",
             "REGBRIDGE_DASHBOARD_MIGRATE_ON_START": "false",
             "REGBRIDGE_DASHBOARD_TOKENS": "viewer-token-0123456789",
         }
@@ -35,7 +36,8 @@ def test_settings_come_from_the_environment_and_the_command_line_wins() -> None:
         "0.0.0.0",
         9000,
     )
-    assert (settings.refresh_seconds, settings.migrate_on_start) == (0, False)
+    assert (settings.refresh_seconds, settings.live_seconds, settings.migrate_on_start) == (0, 5, False)
+    assert DashboardSettings.from_environ(Environ({})).live_seconds == 2
     assert settings.url == "http://0.0.0.0:9000/"
     assert DashboardSettings.from_environ(env, host="::1", port=8100).url == "http://[::1]:8100/"
     assert DashboardSettings.from_environ(Environ({})).url == "http://127.0.0.1:8090/"
