@@ -15,9 +15,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sqlite3
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
+from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from common.retry import Backoff, Retrying, Sleep, retry
@@ -66,6 +68,18 @@ async def explained(database_url: str, action: Callable[[], Awaitable[T]]) -> T:
         raise StoreError(problem) from None
 
 
+def probe_sqlite(database_url: str) -> None:
+    """Open a SQLite store's file once, here, with the standard library: a path that cannot
+    work raises ``sqlite3.Error`` (which :func:`diagnose` explains) before any aiosqlite
+    connection is tried. aiosqlite's worker thread of a failed connection can outlive the
+    event loop and print a traceback at exit (aiosqlite 0.22)."""
+    url = make_url(database_url)
+    path = url.database
+    if url.get_backend_name() != "sqlite" or not path or path == ":memory:" or path.startswith("file:"):
+        return
+    sqlite3.connect(path).close()
+
+
 async def open_store(
     engine: AsyncEngine,
     database_url: str,
@@ -80,6 +94,7 @@ async def open_store(
     ``sleep`` may raise to end the wait (a stop request); ``on_retry`` counts a retry."""
 
     async def attempt() -> str | None:
+        probe_sqlite(database_url)
         await check_schema(engine, migrating=migrating)
         if migrating:
             await migrate.upgrade(engine)
