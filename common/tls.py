@@ -5,6 +5,12 @@ to uvicorn's ssl options.
 hold the chain) turn HTTPS on; then plain HTTP on that port fails. With
 ``REGBRIDGE_TLS_CA_FILE`` every client must also present a certificate signed by that CA
 (mutual TLS); the bearer token is still checked.
+
+The server issues no TLS session tickets. A registry opens a new connection for every event
+and never resumes a session (Go's HTTP client keeps no session cache), so the two TLS 1.3
+tickets OpenSSL would send after each handshake are work for both sides and bytes on the
+wire for nothing (measured: about 5 % of a handshake's instructions on the server, see
+``docs/performance.md``).
 """
 
 from __future__ import annotations
@@ -55,13 +61,16 @@ class ReceiverTLS:
                 raise ConfigError(f"{PREFIX}TLS_{name}_FILE={str(value)!r} is not a readable file")
 
     def server_context(self) -> ssl.SSLContext:
-        """The context uvicorn will build, made once here to check the files."""
+        """The server's context (the one uvicorn serves with); a file that cannot be loaded
+        raises :class:`ConfigError` naming the variables."""
         context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        context.num_tickets = 0  # nobody resumes: see the module's docstring
         try:
             assert self.cert_file is not None
             context.load_cert_chain(self.cert_file, self.key_file, self.key_password or None)
             if self.ca_file is not None:
                 context.load_verify_locations(self.ca_file)
+                context.verify_mode = ssl.CERT_REQUIRED
         except (ssl.SSLError, OSError) as exc:
             raise ConfigError(
                 f"{PREFIX}TLS_CERT_FILE / {PREFIX}TLS_KEY_FILE / {PREFIX}TLS_CA_FILE cannot be loaded: {exc}"
@@ -69,13 +78,8 @@ class ReceiverTLS:
         return context
 
     def uvicorn_kwargs(self) -> dict[str, Any]:
-        """``ssl_*`` keyword arguments for ``uvicorn.Config`` (empty: plain HTTP)."""
+        """Keyword arguments for ``uvicorn.Config`` (empty: plain HTTP): uvicorn serves
+        :meth:`server_context`."""
         if not self.enabled:
             return {}
-        kwargs: dict[str, Any] = {"ssl_certfile": str(self.cert_file), "ssl_keyfile": str(self.key_file)}
-        if self.key_password:
-            kwargs["ssl_keyfile_password"] = self.key_password
-        if self.ca_file is not None:
-            kwargs["ssl_ca_certs"] = str(self.ca_file)
-            kwargs["ssl_cert_reqs"] = ssl.CERT_REQUIRED
-        return kwargs
+        return {"ssl_context_factory": lambda config, default: self.server_context()}
