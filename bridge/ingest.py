@@ -9,7 +9,6 @@ answer, and write one log line.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 from typing import Any
@@ -17,6 +16,7 @@ from typing import Any
 import orjson
 from starlette.types import Receive, Scope, Send
 
+from bridge.deadline import Deadline
 from bridge.endpoints import BridgeState
 from bridge.receiver import NotAcknowledged, Outcome
 from common.logs import info_line
@@ -113,7 +113,7 @@ async def handle(scope: Scope, receive: Receive, headers: dict[bytes, bytes], st
         state.metrics.auth_failures.inc()
         return error(401, "missing or invalid bearer token", "unauthorized")
     try:
-        async with asyncio.timeout(state.body_timeout):
+        with Deadline(state.body_timeout):
             body = await read_body(receive, headers.get(b"content-length"), state.max_body_bytes)
     except BodyTooLarge:
         return error(413, f"body is over {state.max_body_bytes} bytes", "too_large")
