@@ -110,10 +110,13 @@ class LocalRegistry:
         users: Mapping[str, str] = DEFAULT_USERS,
         host: str = "127.0.0.1",
         config: Mapping[str, Any] | None = None,
+        auth: bool = True,
     ) -> None:
         """``config``: run this registry config instead of the generated one (for example the
         compose stack's). Either way the address, debug address, storage and htpasswd path
-        come from ``REGISTRY_*`` environment overrides, so they are always local and free."""
+        come from ``REGISTRY_*`` environment overrides, so they are always local and free.
+        ``auth=False``: no htpasswd (a load generator then spends no bcrypt per request)."""
+        self.auth = auth
         self.workdir = workdir
         self.notifications = notifications
         self.given_config = dict(config) if config is not None else None
@@ -155,18 +158,20 @@ class LocalRegistry:
             storage_dir=self.storage_dir,
             secret="e2e-" + os.urandom(8).hex(),
             notifications=self.notifications,
-            htpasswd=self.htpasswd_path,
+            htpasswd=self.htpasswd_path if self.auth else None,
             realm="registry-kafka-bridge-tests",
         ).as_dict()
 
     def environment_overrides(self) -> dict[str, str]:
         """``REGISTRY_<SECTION>_<KEY>`` variables override the config file (distribution's rule)."""
-        return {
+        overrides = {
             "REGISTRY_HTTP_ADDR": self.address,
             "REGISTRY_HTTP_DEBUG_ADDR": f"{self.host}:{self.debug_port}",
             "REGISTRY_STORAGE_FILESYSTEM_ROOTDIRECTORY": str(self.storage_dir),
-            "REGISTRY_AUTH_HTPASSWD_PATH": str(self.htpasswd_path),
         }
+        if self.auth:
+            overrides["REGISTRY_AUTH_HTPASSWD_PATH"] = str(self.htpasswd_path)
+        return overrides
 
     def start(self, timeout: float = 20.0, attempts: int = 3) -> None:
         """Start and wait until both ports answer. Another process can grab a free port between
@@ -206,14 +211,16 @@ class LocalRegistry:
             time.sleep(0.05)
 
     def _answers(self) -> bool:
-        """Our registry answers ``/v2/`` (401: auth is on), and our process is still alive."""
+        """Our registry answers ``/v2/`` (401 when auth is on, else 200), and our process is
+        still alive."""
         if not port_open(self.host, self.port):
             return False
         try:
             status = httpx.get(f"{self.url}/v2/", timeout=2.0).status_code
         except httpx.HTTPError:
             return False
-        return status == 401 and self._process is not None and self._process.poll() is None
+        expected = 401 if self.auth else 200
+        return status == expected and self._process is not None and self._process.poll() is None
 
     def log_tail(self, lines: int = 30) -> str:
         if not self.log_path.exists():
