@@ -377,11 +377,14 @@ def registry_drain(target: Target, events: int, work: Path) -> Row:
             digest = push_blob(client)
             registry.wait_until_delivered(timeout=30, quiet=0.2)
             base = registry.endpoint_counters()
+            assert registry.pid is not None
+            rss_before = resident_kib(registry.pid)
             os.killpg(process.pid, signal.SIGSTOP)
             try:
                 for _ in range(events):
                     client.head(f"/v2/bench/drain/blobs/{digest}").raise_for_status()
                 cpu_before = sum(cpu_seconds(process.pid))
+                rss_backlog, backlog = resident_kib(registry.pid), registry.endpoint_counters().pending
             finally:
                 os.killpg(process.pid, signal.SIGCONT)
         samples, now = [], base
@@ -403,7 +406,18 @@ def registry_drain(target: Target, events: int, work: Path) -> Row:
         "delivered": delivered,
         "failures": now.failures - base.failures,
         "errors": now.errors - base.errors,
+        "registry_rss_mib": round(rss_before / 1024, 1),
+        "registry_rss_with_backlog_mib": round(rss_backlog / 1024, 1),
+        "registry_bytes_per_pending_event": round((rss_backlog - rss_before) * 1024 / max(1, backlog)),
     }
+
+
+def resident_kib(pid: int) -> int:
+    """VmRSS of ``pid`` in KiB."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    return 0
 
 
 def push_blob(client: httpx.Client) -> str:

@@ -19,6 +19,7 @@ runs everything, so the rates are only meaningful when it is quiet.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import os
 import random
@@ -28,6 +29,7 @@ import subprocess
 import tempfile
 import threading
 import time
+from collections import Counter
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
@@ -35,10 +37,12 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+from common.contract import BLOB_MEDIA_TYPE
 from devstack.broker import EmbeddedBroker
 from devstack.ociimage import OciLayout, build_image
 from devstack.registry import Notifications
 from tests.benchmarks.connection_cost import cpu_seconds
+from tests.support.kafka import consume
 from tests.support.pipeline import TOKEN, bridge_process, pipeline_env, start_on_free_port
 from tests.support.processes import ServiceProcess
 from tests.support.registry import LocalRegistry
@@ -107,9 +111,10 @@ def sample_pending(registry: LocalRegistry, stop: threading.Event, into: list[in
 
 
 @contextmanager
-def bridge_and_registry(work_dir: Path) -> Iterator[tuple[ServiceProcess, LocalRegistry]]:
+def bridge_and_registry(
+    work_dir: Path, broker: EmbeddedBroker
+) -> Iterator[tuple[ServiceProcess, LocalRegistry]]:
     with ExitStack() as stack:
-        broker = stack.enter_context(EmbeddedBroker(log_path=work_dir / "tansu.log"))
         settings = {
             **pipeline_env(broker.bootstrap_servers, "mixed"),
             "REGBRIDGE_SPOOL_DIR": str(work_dir / "spool"),
@@ -121,8 +126,22 @@ def bridge_and_registry(work_dir: Path) -> Iterator[tuple[ServiceProcess, LocalR
         yield bridge, registry
 
 
+def blob_share(bootstrap: str, expect: int) -> dict[str, int]:
+    """Events by kind, read back from Kafka: what ``ignore.mediatypes`` on
+    ``application/octet-stream`` would take off the registry's queue."""
+    topics = [f"mixed.{suffix}" for suffix in ("push", "pull", "other")]
+    records = asyncio.run(consume(bootstrap, topics, expect=expect, within=60, settle=1.0))
+    kinds: Counter[str] = Counter()
+    for record in records:
+        event = json.loads(record.value)
+        media_type = (event.get("target") or {}).get("mediaType")
+        kinds[f"{event.get('action')} {'blob' if media_type == BLOB_MEDIA_TYPE else 'manifest'}"] += 1
+    return dict(sorted(kinds.items()))
+
+
 def run(seconds: float, pushers: int, pullers: int, work_dir: Path) -> dict[str, Any]:
-    with bridge_and_registry(work_dir) as (bridge, registry):
+    broker = EmbeddedBroker(log_path=work_dir / "tansu.log")
+    with broker, bridge_and_registry(work_dir, broker) as (bridge, registry):
         assert bridge.pid is not None
         base, cpu_before = registry.endpoint_counters(), sum(cpu_seconds(bridge.pid))
         work, stop = Work(), threading.Event()
@@ -148,7 +167,9 @@ def run(seconds: float, pushers: int, pullers: int, work_dir: Path) -> dict[str,
         sampler.join()
         end = registry.endpoint_counters()
         cpu = sum(cpu_seconds(bridge.pid)) - cpu_before
+        kinds = blob_share(broker.bootstrap_servers, end.successes)
     events = end.events - base.events
+    blobs = sum(count for kind, count in kinds.items() if kind.endswith(" blob"))
     return {
         "seconds": round(load_s, 1),
         "pushers": pushers,
@@ -167,6 +188,8 @@ def run(seconds: float, pushers: int, pullers: int, work_dir: Path) -> dict[str,
         "pending_after_load_s": round(drain_s, 2),
         "pending_at_end": end.pending,
         "bridge_cpu_ms_per_event": round(cpu * 1000 / max(1, events), 3),
+        "events_by_kind": kinds,
+        "blob_share": round(blobs / max(1, sum(kinds.values())), 3),
     }
 
 
