@@ -30,7 +30,10 @@ import asyncio
 import http.client
 import json
 import os
+import re
+import shutil
 import statistics
+import subprocess
 import threading
 import time
 from collections.abc import Iterator
@@ -47,13 +50,17 @@ from sqlalchemy import text
 from common.contract import TopicRouter
 from consumers.store.engine import create_engine
 from devstack.broker import EmbeddedBroker
-from devstack.registry import Notifications
+from devstack.registry import ENDPOINT_NAME, Notifications
+from tests.benchmarks.connection_cost import cpu_seconds, patched_environ
 from tests.support.database import LOCAL_POSTGRES, create_database, drop_database, migrate_store
 from tests.support.kafka import consume
 from tests.support.pipeline import TOKEN, bridge_process, pipeline_env, running_consumers, start_on_free_port
-from tests.support.registry import LocalRegistry
+from tests.support.registry import LocalRegistry, notification_counters
 
 REPOSITORY = "bench/e2e"
+# the load generator's registry serves 500 HEADs/s on the same two cores: no line per request in its
+# log, and blob descriptors cached in memory (distribution's documented overrides of config.yml)
+REGISTRY_TUNING = {"REGISTRY_LOG_LEVEL": "warn", "REGISTRY_STORAGE_CACHE_BLOBDESCRIPTOR": "inmemory"}
 POLL_EVERY = 0.02
 
 
@@ -75,7 +82,7 @@ async def poll_store(database_url: str, seen: Seen, stop: threading.Event) -> No
     since = datetime(1970, 1, 1)
     query = text(
         "SELECT event_id, processed_at FROM processed_events"
-        " WHERE handler = 'pull' AND processed_at >= :since"
+        " WHERE handler = 'pull' AND processed_at > :since"  # a batch's rows share one processed_at
     )
     try:
         while not stop.is_set():
@@ -152,12 +159,28 @@ def pace(registry: LocalRegistry, digest: str, rate: float, seconds: float, lane
     return load
 
 
+def hey_load(registry: LocalRegistry, digest: str, rate: float, seconds: float, lanes: int) -> Load:
+    """The same load from ``hey`` (Debian package ``hey``): a Go load generator costs the shared
+    cores far less per request than Python's http.client (0.47 of a core at 500/s)."""
+    url = f"{registry.url}/v2/{REPOSITORY}/blobs/{digest}"
+    command = ["hey", "-z", f"{seconds}s", "-c", str(lanes), "-q", str(rate / lanes), "-m", "HEAD"]
+    done = subprocess.run([*command, url], capture_output=True, text=True, timeout=seconds + 60, check=False)
+    statuses = {int(code): int(n) for code, n in re.findall(r"\[(\d+)\]\s+(\d+) responses", done.stdout)}
+    load = Load(sent=sum(statuses.values()))
+    load.errors = [f"HEAD -> {code}: {n}" for code, n in statuses.items() if code != 200]
+    if done.returncode != 0:
+        load.errors.append(f"hey exited {done.returncode}: {done.stderr.strip()[:200]}")
+    return load
+
+
 def max_pending_while(registry: LocalRegistry, running: threading.Event) -> list[int]:
     """Samples of the endpoint's Pending every 50 ms while ``running`` is set."""
     samples: list[int] = []
-    while running.is_set():
-        samples.append(registry.endpoint_counters().pending)
-        time.sleep(0.05)
+    with httpx.Client(base_url=registry.debug_url, timeout=5) as client:
+        while running.is_set():
+            counters = notification_counters(client.get("/debug/vars").json())
+            samples.append(counters[ENDPOINT_NAME].pending)
+            time.sleep(0.05)
     return samples
 
 
@@ -177,8 +200,14 @@ def store(kind: str, work: Path) -> Iterator[str]:
         asyncio.run(drop_database(admin, url))
 
 
+@dataclass
+class Pipeline:
+    registry: LocalRegistry
+    pids: dict[str, int]  # process name -> pid, for their CPU time
+
+
 @contextmanager
-def pipeline(bootstrap: str, prefix: str, database_url: str, work: Path) -> Iterator[LocalRegistry]:
+def pipeline(bootstrap: str, prefix: str, database_url: str, work: Path) -> Iterator[Pipeline]:
     """Bridge (with a spool), the three consumers, and a registry without auth notifying the bridge."""
     logs = work / "logs"
     common = pipeline_env(bootstrap, prefix)
@@ -186,12 +215,16 @@ def pipeline(bootstrap: str, prefix: str, database_url: str, work: Path) -> Iter
         bridge_env = {**common, "REGBRIDGE_SPOOL_DIR": str(work / "spool")}
         bridge, port = start_on_free_port(partial(bridge_process, bridge_env, logs))
         stack.callback(bridge.stop)
-        stack.enter_context(
+        consumers = stack.enter_context(
             running_consumers(dict.fromkeys(("push", "pull", "other"), common), database_url, logs)
         )
         notifications = Notifications(f"http://127.0.0.1:{port}/events", TOKEN, timeout="2s", threshold=3)
         registry = LocalRegistry(work / "registry", notifications, auth=False)
-        yield stack.enter_context(registry)
+        with patched_environ(REGISTRY_TUNING):
+            stack.enter_context(registry)
+        processes = {"bridge": bridge, **{f"consumer-{h}": c for h, c in consumers.items()}}
+        pids = {name: p.pid for name, p in processes.items() if p.pid is not None}
+        yield Pipeline(registry, {"registry": registry.pid or 0, **pids})
 
 
 def wait_stored(seen: Seen, count: int, within: float) -> int:
@@ -224,38 +257,64 @@ def timestamps(bootstrap: str, prefix: str, expect: int) -> dict[str, datetime]:
     return stamps
 
 
-def measure(kind: str, bootstrap: str, rate: float, seconds: float, work: Path) -> dict[str, Any]:
+def measure(kind: str, broker: EmbeddedBroker, rate: float, seconds: float, work: Path) -> dict[str, Any]:
     prefix = f"e2e{os.getpid()}{kind}"
-    with store(kind, work) as database_url, pipeline(bootstrap, prefix, database_url, work) as registry:
-        seen, stop, running = Seen(), threading.Event(), threading.Event()
+    with (
+        store(kind, work) as database_url,
+        pipeline(broker.bootstrap_servers, prefix, database_url, work) as running,
+    ):
+        seen, stop = Seen(), threading.Event()
         poller = threading.Thread(
             target=lambda: asyncio.run(poll_store(database_url, seen, stop)), daemon=True
         )
         poller.start()
         try:
-            digest = push_blob(registry)
-            warm = pace(registry, digest, 20, 2, 1)  # consumers join their groups, the store warms up
-            if wait_stored(seen, warm.sent, 90) < warm.sent:
-                raise SystemExit(f"{kind}: the warm-up events did not reach the store; logs in {work}")
-            with seen.lock:
-                seen.before = set(seen.rows)
-            base = registry.endpoint_counters()
-            running.set()
-            pending: list[int] = []
-            sampler = threading.Thread(target=lambda: pending.extend(max_pending_while(registry, running)))
-            sampler.start()
-            load = pace(registry, digest, rate, seconds, lanes=4)
-            running.clear()
-            sampler.join()
+            digest = warm_up(running.registry, seen, kind, work)
+            base = running.registry.endpoint_counters()
+            pids = {**running.pids, "broker": broker.pid or 0}
+            load, pending, cpu = under_load(running.registry, digest, rate, seconds, pids)
             stored = wait_stored(seen, load.sent, 120)
-            counters = registry.endpoint_counters()
+            counters = running.registry.endpoint_counters()
         finally:
             stop.set()
             poller.join(10)
-        stamps = timestamps(bootstrap, prefix, base.successes + load.sent)
-    return result_row(
+        stamps = timestamps(broker.bootstrap_servers, prefix, base.successes + load.sent)
+    row = result_row(
         kind, rate, seconds, load, pending, stored, counters.failures - base.failures, seen, stamps
     )
+    row["cpu_share_during_load"] = cpu
+    return row
+
+
+def warm_up(registry: LocalRegistry, seen: Seen, kind: str, work: Path) -> str:
+    """A blob to HEAD, and a few events through: the consumers have joined their groups."""
+    digest = push_blob(registry)
+    warm = pace(registry, digest, 20, 2, 1)
+    if wait_stored(seen, warm.sent, 90) < warm.sent:
+        raise SystemExit(f"{kind}: the warm-up events did not reach the store; logs in {work}")
+    with seen.lock:
+        seen.before = set(seen.rows)
+    return digest
+
+
+def under_load(
+    registry: LocalRegistry, digest: str, rate: float, seconds: float, pids: dict[str, int]
+) -> tuple[Load, list[int], dict[str, float]]:
+    """The load, the registry's Pending samples, and each process's CPU (share of one core)."""
+    running, pending = threading.Event(), []
+    running.set()
+    sampler = threading.Thread(target=lambda: pending.extend(max_pending_while(registry, running)))
+    before, started = {name: sum(cpu_seconds(pid)) for name, pid in pids.items()}, time.monotonic()
+    own = time.process_time()  # this script: the load generator and the store poller
+    sampler.start()
+    generate = hey_load if shutil.which("hey") else pace
+    load = generate(registry, digest, rate, seconds, 4)
+    running.clear()
+    sampler.join()
+    elapsed = time.monotonic() - started
+    cpu = {name: round((sum(cpu_seconds(pid)) - before[name]) / elapsed, 2) for name, pid in pids.items()}
+    cpu["load and poller"] = round((time.process_time() - own) / elapsed, 2)
+    return load, pending, cpu
 
 
 def result_row(
@@ -283,6 +342,7 @@ def result_row(
         "sent": load.sent,
         "stored": stored,
         "measured": len(visible),
+        "load_generator": "hey" if shutil.which("hey") else "python",
         "pacer_late_max_ms": round(load.late_s * 1000, 1),
         "load_errors": len(load.errors),
         "registry_failures": failures,
@@ -303,7 +363,7 @@ def main() -> None:
         broker = stack.enter_context(EmbeddedBroker(log_path=work / "tansu.log"))
         print(json.dumps({"load_average": os.getloadavg(), "work": str(work)}), flush=True)
         for kind in args.databases.split(","):
-            row = measure(kind, broker.bootstrap_servers, args.rate, args.seconds, work / kind)
+            row = measure(kind, broker, args.rate, args.seconds, work / kind)
             print(json.dumps(row), flush=True)
         print(json.dumps({"load_average": os.getloadavg()}), flush=True)
 

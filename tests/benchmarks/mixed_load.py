@@ -37,15 +37,17 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+import httpx
+
 from common.contract import BLOB_MEDIA_TYPE
 from devstack.broker import EmbeddedBroker
 from devstack.ociimage import OciLayout, build_image
-from devstack.registry import Notifications
+from devstack.registry import ENDPOINT_NAME, Notifications
 from tests.benchmarks.connection_cost import cpu_seconds
 from tests.support.kafka import consume
 from tests.support.pipeline import TOKEN, bridge_process, pipeline_env, start_on_free_port
 from tests.support.processes import ServiceProcess
-from tests.support.registry import LocalRegistry
+from tests.support.registry import LocalRegistry, notification_counters
 from tests.support.scenario import Skopeo, require_tool
 
 
@@ -105,9 +107,10 @@ def puller(index: int, registry: LocalRegistry, work: Work, until: float, folder
 
 
 def sample_pending(registry: LocalRegistry, stop: threading.Event, into: list[int]) -> None:
-    while not stop.is_set():
-        into.append(registry.endpoint_counters().pending)
-        time.sleep(0.05)
+    with httpx.Client(base_url=registry.debug_url, timeout=5) as client:
+        while not stop.is_set():
+            into.append(notification_counters(client.get("/debug/vars").json())[ENDPOINT_NAME].pending)
+            time.sleep(0.05)
 
 
 @contextmanager
