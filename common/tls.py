@@ -9,7 +9,7 @@ hold the chain) turn HTTPS on; then plain HTTP on that port fails. With
 The server issues no TLS session tickets. A registry opens a new connection for every event
 and never resumes a session (Go's HTTP client keeps no session cache), so the two TLS 1.3
 tickets OpenSSL would send after each handshake are work for both sides and bytes on the
-wire for nothing (measured: about 5 % of a handshake's instructions on the server, see
+wire for nothing (measured: 8 % of the bridge's instructions per HTTPS event, see
 ``docs/performance.md``).
 """
 
