@@ -9,14 +9,15 @@ answer, and write one log line.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
+from functools import lru_cache
 from typing import Any
 
 import orjson
 from starlette.types import Receive, Scope, Send
 
+from bridge.deadline import Deadline
 from bridge.endpoints import BridgeState
 from bridge.receiver import NotAcknowledged, Outcome
 from common.logs import info_line
@@ -53,11 +54,23 @@ def outcome_answer(outcome: Outcome) -> Answer:
     """200 has an empty body (the registry ignores bodies, and uvicorn then needs one write,
     not two); the counts ride in one ``x-regbridge-outcome`` header
     (``published=1,duplicates=0,...``). A 202 carries them as JSON too."""
-    summary = ",".join(f"{name}={count}" for name, count in outcome.counts().items())
-    headers: HttpHeaders = [(b"x-regbridge-outcome", summary.encode())]
+    summary = outcome_summary(
+        outcome.published, outcome.duplicates, outcome.filtered, outcome.quarantined, outcome.spooled
+    )
+    headers: HttpHeaders = [(b"x-regbridge-outcome", summary)]
     if outcome.status == 200:
         return Answer(200, b"", headers, outcome.outcome, outcome)
     return Answer(outcome.status, orjson.dumps(outcome.body()), [JSON, *headers], outcome.outcome, outcome)
+
+
+@lru_cache(maxsize=1024)
+def outcome_summary(published: int, duplicates: int, filtered: int, quarantined: int, spooled: int) -> bytes:
+    """The ``x-regbridge-outcome`` value for these counts, made once per combination (almost
+    every answer is ``published=1,...``; building it per request was 2 % of a request)."""
+    outcome = Outcome(published=published, duplicates=duplicates, filtered=filtered)
+    outcome.quarantined, outcome.spooled = quarantined, spooled
+    counts = outcome.counts()
+    return ",".join(f"{name}={count}" for name, count in counts.items()).encode()
 
 
 async def read_body(receive: Receive, declared: bytes | None, limit: int) -> bytes:
@@ -113,7 +126,7 @@ async def handle(scope: Scope, receive: Receive, headers: dict[bytes, bytes], st
         state.metrics.auth_failures.inc()
         return error(401, "missing or invalid bearer token", "unauthorized")
     try:
-        async with asyncio.timeout(state.body_timeout):
+        with Deadline(state.body_timeout):
             body = await read_body(receive, headers.get(b"content-length"), state.max_body_bytes)
     except BodyTooLarge:
         return error(413, f"body is over {state.max_body_bytes} bytes", "too_large")

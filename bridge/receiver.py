@@ -17,6 +17,7 @@ from typing import Any
 
 import orjson
 
+from bridge.deadline import Deadline
 from bridge.dedupe import DedupeWindow
 from bridge.filters import EventFilter
 from bridge.metrics import BridgeMetrics
@@ -268,7 +269,7 @@ class Receiver:
     async def _send_all(self, plan: _Plan) -> list[asyncio.Future[Any]]:
         acks: list[asyncio.Future[Any]] = list(plan.joins)
         try:
-            async with asyncio.timeout(self.budget):
+            with Deadline(self.budget):
                 for event_id, record in plan.sends:
                     ack = await self.publisher.send(record)
                     if event_id is not None:

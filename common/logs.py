@@ -101,11 +101,9 @@ class BufferedStreamHandler(logging.StreamHandler):  # type: ignore[type-arg]
         if not isinstance(self.formatter, JsonFormatter):
             return False
         line = {"ts": self._stamp(time.time()), "level": "info", "logger": name, "msg": msg, **fields}
-        self.acquire()
-        try:
-            self.stream.write(orjson.dumps(line, default=str).decode() + self.terminator)
-        finally:
-            self.release()
+        text = orjson.dumps(line, default=str).decode() + self.terminator
+        with self.lock:  # type: ignore[union-attr]  # made by Handler.__init__
+            self.stream.write(text)
         if time.monotonic() - self._last_flush >= self.interval:
             self.flush()
         return True
@@ -124,7 +122,7 @@ def info_line(logger: logging.Logger, msg: str, fields: dict[str, Any]) -> None:
     request: when the only handler is the root's buffered JSON one, no LogRecord is made."""
     if not logger.isEnabledFor(logging.INFO):
         return
-    handlers = logging.getLogger().handlers
+    handlers = logging.root.handlers
     if len(handlers) == 1 and not logger.handlers and logger.propagate and not logger.filters:
         handler = handlers[0]
         if isinstance(handler, BufferedStreamHandler) and handler.write_fields(logger.name, msg, fields):

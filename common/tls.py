@@ -6,6 +6,12 @@ The bridge's receiver reads ``REGBRIDGE_TLS_*``; the dashboard reads
 ``<prefix>TLS_KEY_FILE`` (PEM; the certificate file may hold the chain) turn HTTPS on; then
 plain HTTP on that port fails. With ``<prefix>TLS_CA_FILE`` every client must also present
 a certificate signed by that CA (mutual TLS); the bearer token is still checked.
+
+The bridge issues no TLS session tickets. A registry opens a new connection for every event
+and never resumes a session (Go's HTTP client keeps no session cache), so the two TLS 1.3
+tickets OpenSSL would send after each handshake are work for both sides and bytes on the
+wire for nothing (measured: 8 % of the bridge's instructions per HTTPS event, see
+``docs/performance.md``). The dashboard keeps them: browsers do resume.
 """
 
 from __future__ import annotations
@@ -26,17 +32,20 @@ class TLSVariables:
     key_file: str
     ca_file: str
     key_password: str
+    session_tickets: bool = True  # False for a server whose clients never resume (the bridge)
 
     @classmethod
-    def prefixed(cls, prefix: str) -> TLSVariables:
-        names = ("TLS_CERT_FILE", "TLS_KEY_FILE", "TLS_CA_FILE", "TLS_KEY_PASSWORD")
-        return cls(*(prefix + name for name in names))
+    def prefixed(cls, prefix: str, *, session_tickets: bool = True) -> TLSVariables:
+        cert, key, ca, password = (
+            prefix + name for name in ("TLS_CERT_FILE", "TLS_KEY_FILE", "TLS_CA_FILE", "TLS_KEY_PASSWORD")
+        )
+        return cls(cert, key, ca, password, session_tickets=session_tickets)
 
     def names(self) -> tuple[str, ...]:
         return (self.cert_file, self.key_file, self.ca_file, self.key_password)
 
 
-BRIDGE_TLS = TLSVariables.prefixed("")
+BRIDGE_TLS = TLSVariables.prefixed("", session_tickets=False)
 DASHBOARD_TLS = TLSVariables.prefixed("DASHBOARD_")
 
 
@@ -79,26 +88,25 @@ class ServerTLS:
                 raise ConfigError(f"{name}={str(value)!r} is not a readable file")
 
     def server_context(self) -> ssl.SSLContext:
-        """The context uvicorn will build, made once here to check the files."""
+        """The server's context (the one uvicorn serves with); a file that cannot be loaded
+        raises :class:`ConfigError` naming the variables."""
         context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        if not self.variables.session_tickets:
+            context.num_tickets = 0  # nobody resumes: see the module's docstring
         try:
             assert self.cert_file is not None
             context.load_cert_chain(self.cert_file, self.key_file, self.key_password or None)
             if self.ca_file is not None:
                 context.load_verify_locations(self.ca_file)
+                context.verify_mode = ssl.CERT_REQUIRED
         except (ssl.SSLError, OSError) as exc:
             cert, key, ca = (PREFIX + n for n in self.variables.names()[:3])
             raise ConfigError(f"{cert} / {key} / {ca} cannot be loaded: {exc}") from None
         return context
 
     def uvicorn_kwargs(self) -> dict[str, Any]:
-        """``ssl_*`` keyword arguments for ``uvicorn.Config`` (empty: plain HTTP)."""
+        """Keyword arguments for ``uvicorn.Config`` (empty: plain HTTP): uvicorn serves
+        :meth:`server_context`."""
         if not self.enabled:
             return {}
-        kwargs: dict[str, Any] = {"ssl_certfile": str(self.cert_file), "ssl_keyfile": str(self.key_file)}
-        if self.key_password:
-            kwargs["ssl_keyfile_password"] = self.key_password
-        if self.ca_file is not None:
-            kwargs["ssl_ca_certs"] = str(self.ca_file)
-            kwargs["ssl_cert_reqs"] = ssl.CERT_REQUIRED
-        return kwargs
+        return {"ssl_context_factory": lambda config, default: self.server_context()}

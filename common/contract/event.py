@@ -11,7 +11,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from types import MappingProxyType
+from typing import Any, TypeGuard
 
 import orjson
 
@@ -49,9 +50,18 @@ def _count(value: Any) -> int | None:
     return value
 
 
+_EMPTY: Mapping[str, Any] = MappingProxyType({})
+
+
+def _is_mapping(value: Any) -> TypeGuard[Mapping[str, Any]]:
+    """``isinstance(value, Mapping)`` without the ABC check for the plain dicts JSON decodes
+    to (measured: five such checks were a fifth of :meth:`Event.from_raw`)."""
+    return type(value) is dict or isinstance(value, Mapping)
+
+
 def _section(raw: Mapping[str, Any], name: str) -> Mapping[str, Any]:
     value = raw.get(name)
-    return value if isinstance(value, Mapping) else {}
+    return value if _is_mapping(value) else _EMPTY
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,18 +94,16 @@ class Event:
     @classmethod
     def from_raw(cls, raw: Any) -> Event:
         """Validate and normalise one decoded event object."""
-        if not isinstance(raw, Mapping):
+        if not _is_mapping(raw):
             raise InvalidEvent("event is not a JSON object")
         target, request = _section(raw, "target"), _section(raw, "request")
         actor, source = _section(raw, "actor"), _section(raw, "source")
-        event_id, action, repository = _text(raw.get("id")), _text(raw.get("action")), None
+        event_id, action = _text(raw.get("id")), _text(raw.get("action"))
         repository = _text(target.get("repository"))
-        missing = [
-            n for n, v in (("id", event_id), ("action", action), ("target.repository", repository)) if not v
-        ]
-        if missing:
+        if not (event_id and action and repository):
+            present = (("id", event_id), ("action", action), ("target.repository", repository))
+            missing = [name for name, value in present if not value]
             raise InvalidEvent("event lacks " + ", ".join(missing))
-        assert event_id and action and repository  # narrowed by the check above
         return cls(
             id=event_id,
             action=action,

@@ -14,6 +14,8 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import lru_cache
+from itertools import chain
 
 import orjson
 
@@ -35,6 +37,7 @@ Headers = list[tuple[str, bytes]]
 _SAFE_ACTION = re.compile(r"^[a-z][a-z0-9_-]{0,31}$")
 
 
+@lru_cache(maxsize=64)  # a handful of actions; bounded, since actions come from the wire
 def ce_type_for(action: str) -> str:
     """``org.cncf.distribution.registry.<action>``; odd action names map to ``.other``."""
     return CE_TYPE_PREFIX + (action if _SAFE_ACTION.match(action) else OTHER)
@@ -62,17 +65,21 @@ class OutgoingRecord:
     def size(self) -> int:
         """Bytes of key, value and headers (what Kafka's size limits count, less framing)."""
         key = len(self.key) if self.key is not None else 0
-        return key + len(self.value) + sum(len(name) + len(value) for name, value in self.headers)
+        return key + len(self.value) + sum(map(len, chain.from_iterable(self.headers)))
+
+
+_CONTENT_TYPE, _CE_SPECVERSION = CONTENT_TYPE.encode(), CE_SPECVERSION.encode()
 
 
 def event_headers(event: Event) -> Headers:
+    event_id = event.id.encode()
     headers: Headers = [
-        ("event-id", event.id.encode()),
+        ("event-id", event_id),
         ("action", event.action.encode()),
         ("repository", event.repository.encode()),
-        ("content-type", CONTENT_TYPE.encode()),
-        ("ce_specversion", CE_SPECVERSION.encode()),
-        ("ce_id", event.id.encode()),
+        ("content-type", _CONTENT_TYPE),
+        ("ce_specversion", _CE_SPECVERSION),
+        ("ce_id", event_id),
         ("ce_source", ce_source_for(event).encode()),
         ("ce_type", ce_type_for(event.action).encode()),
         ("ce_subject", event.subject.encode()),

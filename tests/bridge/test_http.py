@@ -6,8 +6,9 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-from starlette.types import Message, Receive
+from starlette.types import Message, Receive, Scope, Send
 
+from bridge.app import BridgeApp
 from bridge.ingest import BodyTooLarge, read_body
 from tests.support.bridge import V1, auth, bridge_settings, registry_body, running_bridge
 from tests.support.kafka import consume
@@ -93,6 +94,44 @@ async def test_health_readiness_and_metrics(
         assert f'regbridge_events_published_total{{topic="{topic_prefix}.push"}} 3.0' in text
         assert "regbridge_publish_seconds_count 4.0" in text
         assert "regbridge_requests_in_flight 0.0" in text
+        assert (await bridge.client.get("/events")).status_code == 405  # Starlette's answer
+        assert (await bridge.client.get("/nothing")).status_code == 404
+
+
+async def test_only_post_events_bypasses_starlette() -> None:
+    """The registry's one request goes to the endpoint directly; everything else, lifespan
+    included, to Starlette (which routes ``/events`` to the same endpoint)."""
+    calls: list[tuple[str, str]] = []
+
+    def recorder(name: str) -> Any:
+        async def app(scope: Scope, receive: Receive, send: Send) -> None:
+            calls.append((name, f"{scope['type']} {scope.get('method', '')} {scope.get('path', '')}".strip()))
+
+        return app
+
+    app = BridgeApp(recorder("starlette"), recorder("events"))
+
+    async def nothing() -> Message:
+        return {}
+
+    async def ignore(message: Message) -> None:
+        pass
+
+    for scope in (
+        {"type": "http", "method": "POST", "path": "/events"},
+        {"type": "http", "method": "GET", "path": "/events"},
+        {"type": "http", "method": "POST", "path": "/events/"},
+        {"type": "http", "method": "GET", "path": "/metrics"},
+        {"type": "lifespan"},
+    ):
+        await app(scope, nothing, ignore)
+    assert calls == [
+        ("events", "http POST /events"),
+        ("starlette", "http GET /events"),
+        ("starlette", "http POST /events/"),
+        ("starlette", "http GET /metrics"),
+        ("starlette", "lifespan"),
+    ]
 
 
 def _receive(chunks: list[bytes], seen: list[int]) -> Receive:

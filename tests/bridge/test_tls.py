@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 from common.environ import ConfigError, Environ
-from common.tls import ServerTLS
+from common.tls import DASHBOARD_TLS, ServerTLS
 from tests.support.bridge import bridge_settings, registry_body, running_bridge
 from tests.support.certs import Certificates, make_certificates
 
@@ -72,6 +72,25 @@ async def test_https_with_a_self_signed_certificate(
                 await plain.get(f"http://127.0.0.1:{port}/healthz")
 
 
+async def test_no_session_tickets(kafka_bootstrap: str, topic_prefix: str, certs: Certificates) -> None:
+    """A registry never resumes a session (a new connection per event, no session cache in Go's
+    client): the bridge sends no TLS 1.3 session tickets after the handshake."""
+    settings = replace(bridge_settings(kafka_bootstrap, topic_prefix), tls=tls_from(certs))
+    async with running_bridge(settings, verify=client_context(certs.ca_file)) as bridge:
+        port = int(bridge.url.rsplit(":", 1)[1])
+        context = client_context(certs.ca_file)
+        reader, writer = await asyncio.open_connection("127.0.0.1", port, ssl=context)
+        try:
+            writer.write(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
+            answer = await asyncio.wait_for(reader.read(), 5)  # tickets would come before the answer
+            ssl_object = writer.get_extra_info("ssl_object")
+        finally:
+            writer.close()
+        assert answer.startswith(b"HTTP/1.1 200")
+        assert ssl_object.version() == "TLSv1.3"
+        assert ssl_object.session is not None and not ssl_object.session.has_ticket
+
+
 async def test_client_certificates_when_a_client_ca_is_set(
     kafka_bootstrap: str, topic_prefix: str, certs: Certificates
 ) -> None:
@@ -101,5 +120,18 @@ def test_tls_settings_errors_name_the_variable(certs: Certificates) -> None:
     ):
         ServerTLS.from_environ(Environ(missing))
     assert ServerTLS.from_environ(Environ({})).uvicorn_kwargs() == {}
-    kwargs = tls_from(certs, client_ca=True).uvicorn_kwargs()
-    assert kwargs["ssl_cert_reqs"] == ssl.CERT_REQUIRED and kwargs["ssl_ca_certs"] == str(certs.ca_file)
+    served = tls_from(certs, client_ca=True).server_context()
+    assert served.verify_mode == ssl.CERT_REQUIRED and served.num_tickets == 0
+    assert tls_from(certs).server_context().verify_mode == ssl.CERT_NONE
+
+
+def test_only_the_bridge_drops_session_tickets(certs: Certificates) -> None:
+    """Registries never resume a TLS session (a new connection per event); browsers on the
+    dashboard do."""
+    environ = {
+        "REGBRIDGE_DASHBOARD_TLS_CERT_FILE": str(certs.server_cert),
+        "REGBRIDGE_DASHBOARD_TLS_KEY_FILE": str(certs.server_key),
+    }
+    dashboard = ServerTLS.from_environ(Environ(environ), DASHBOARD_TLS).server_context()
+    assert tls_from(certs).server_context().num_tickets == 0
+    assert dashboard.num_tickets > 0
