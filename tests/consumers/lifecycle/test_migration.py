@@ -24,7 +24,7 @@ def _daily(day: datetime, reference: str, last: datetime, **counts: int) -> dict
     return {"day": day, "repository": REPO, "reference": reference, "last_pulled_at": last, **zero, **counts}
 
 
-TAGS = [
+TAGS: list[dict[str, Any]] = [
     {
         "repository": REPO,
         "tag": "1.0",
