@@ -92,7 +92,10 @@ async def manifest_facts(conn: AsyncConnection, repository: str | None = None) -
     ).where(m.deleted_at.is_(None))
     if repository is not None:
         query = query.where(m.repository == repository)
-    rows = (await conn.execute(query.order_by(m.repository, m.last_pushed_at.desc(), m.digest))).all()
+    rows = list((await conn.execute(query)).all())
+    rows.sort(key=lambda r: r.digest)  # stable sorts, in Python: a database sorts text by
+    rows.sort(key=lambda r: r.last_pushed_at, reverse=True)  # its collation, slowly
+    rows.sort(key=lambda r: r.repository)
     live = {(row.repository, row.digest) for row in rows}
     contents = await load_contents(conn, repository)
     live_tags = await _live_tags(conn, repository)
