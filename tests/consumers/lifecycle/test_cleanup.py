@@ -172,7 +172,10 @@ async def test_plan_then_apply_deletes_exactly_the_plan_and_the_inventory_follow
     )
     assert app_tags == ["2.0", "2.5", "2.5-hotfix", "3.0", "dev", "latest"]
     _assert_inventory(inventory, everything - gone, app_tags)
-    assert not {(e.repository, e.digest) for e in (*after.delete, *after.keep)} & gone
+    planned_after = {(d.repository, d.digest) for d in after.delete} | {
+        (k.repository, k.digest) for k in after.keep
+    }
+    assert not planned_after & gone
 
 
 def _assert_inventory(inventory: Inventory, live: set[tuple[str, str]], app_tags: list[str]) -> None:
