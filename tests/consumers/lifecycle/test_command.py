@@ -151,7 +151,8 @@ def test_bad_files_and_settings_exit_2_with_one_line(store_url: str, tmp_path: P
     )
     assert result.returncode == 2
     assert result.stderr.strip() == (
-        f"registry-consumer: configuration error: {foreign}: not a plan made by `registry-consumer cleanup plan --out`"
+        f"registry-consumer: configuration error: {foreign}: "
+        "not a plan made by `registry-consumer cleanup plan --out`"
     )
     path = tmp_path / "good.json"
     write_plan(hand_plan(), path)
