@@ -200,15 +200,10 @@ async def tag_facts(conn: AsyncConnection, repository: str, now: datetime) -> li
     now = naive_utc(now)
     live_tags = await _live_tags(conn, repository)
     h, p = tag_history.c, pull_last.c
-    first = dict(
-        (
-            await conn.execute(
-                select(h.tag, func.min(h.pushed_at)).where(h.repository == repository).group_by(h.tag)
-            )
-        )
-        .tuples()
-        .all()
+    firsts = (
+        select(h.tag, func.min(h.pushed_at).label("at")).where(h.repository == repository).group_by(h.tag)
     )
+    first: dict[str, datetime] = {r.tag: r.at for r in await conn.execute(firsts)}
     query = select(p.reference, p.last_get_at, p.last_head_at).where(p.repository == repository)
     last = {r.reference: _Last(r.last_get_at, r.last_head_at) for r in await conn.execute(query)}
     counts = await _window_counts(conn, repository, now, [t.tag for t in live_tags])
