@@ -12,6 +12,7 @@ from common.kafka import KafkaSettings
 from common.logs import LogSettings
 from common.retry import Backoff
 from consumers.handlers import OBSERVERS
+from consumers.handlers.base import HandlerOptions
 from consumers.runner.loop import LoopSettings
 
 DEFAULT_DATABASE_URL = "sqlite:///./var/registry.db"
@@ -42,6 +43,7 @@ class ConsumerSettings:
     fetch_stale_s: float = 15.0  # see LoopSettings; tests shorten it
     migrate_on_start: bool = True
     store_start_timeout_s: float = 60.0
+    ignore_useragents: tuple[str, ...] = ()  # globs; only the pull handler reads them
     log: LogSettings = field(default_factory=LogSettings)
 
     @property
@@ -66,6 +68,10 @@ class ConsumerSettings:
     @property
     def heartbeat_interval_ms(self) -> int:
         return max(100, self.session_timeout_ms // 3)
+
+    @property
+    def handler_options(self) -> HandlerOptions:
+        return HandlerOptions(ignore_useragents=self.ignore_useragents)
 
     @property
     def backoff(self) -> Backoff:
@@ -107,5 +113,6 @@ def load(handler: str, environ: Environ | None = None) -> ConsumerSettings:
         health_stale_s=env.number("CONSUMER_HEALTH_STALE_SECONDS", 60.0, minimum=1.0),
         migrate_on_start=env.flag("CONSUMER_MIGRATE_ON_START", True),
         store_start_timeout_s=env.number("STORE_START_TIMEOUT_SECONDS", 60.0, minimum=0.0),
+        ignore_useragents=env.items("LIFECYCLE_IGNORE_USERAGENTS"),
         log=LogSettings.from_environ(env),
     )
