@@ -19,7 +19,7 @@ from common.logs import LogSettings
 from common.tls import DASHBOARD_TLS, ServerTLS
 from consumers.dashboard.access import AccessSettings
 from consumers.dashboard.limits import RequestLimits
-from consumers.lifecycle.settings import cleanup_registry
+from consumers.lifecycle.settings import registry_settings
 from consumers.registry_api import RegistrySettings
 from consumers.settings import DEFAULT_DATABASE_URL
 
@@ -63,7 +63,7 @@ class DashboardSettings:
             access=AccessSettings.from_environ(env, tls=tls.enabled),
             tls=tls,
             limits=RequestLimits.from_environ(env),
-            registry=cleanup_registry(env) if env.text("REGISTRY_URL") else None,
+            registry=registry_settings(env) if env.text("REGISTRY_URL") else None,
         )
         settings.check()
         return settings

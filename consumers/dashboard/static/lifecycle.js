@@ -122,22 +122,24 @@ const Lifecycle = (() => {
       }
     }
 
-    function appliedText(summary) {
-      const parts = ["deleted", "skipped", "failed"].filter((k) => k in summary).map((k) => {
-        const n = Array.isArray(summary[k]) ? summary[k].length : summary[k];
-        return `${Format.count(n)} ${k}`;
-      });
-      return `Applied: ${parts.join(", ")}. The registry's garbage collection frees the blobs.`;
+    function appliedText(s) {
+      const skipped = s.skipped.length ? `, ${Format.count(s.skipped.length)} skipped (changed since the preview)` : "";
+      const failed = s.failed.length ? `, ${Format.count(s.failed.length)} failed: ${s.failed[0].error}` : "";
+      return `Applied: ${Format.count(s.deleted)} deleted, ${Format.count(s.already_gone)} already gone${skipped}` +
+        `${failed}. About ${Format.bytes(s.bytes_freed_planned)} is freed once the registry's garbage collection runs.`;
     }
 
     async function applyPlan() {
+      if (!plan) return;
       const question = `Delete ${Format.plural(plan.delete.length, "manifest")} from the registry? ` +
         "This cannot be undone.";
-      if (!plan || !window.confirm(question)) return;
+      if (!window.confirm(question)) return;
       $("#cleanup-apply").disabled = true;
       $("#cleanup-error").hidden = true;
       try {
-        const summary = await post("api/v1/lifecycle/cleanup/apply", JSON.stringify(plan), "application/json");
+        // what it keeps is not needed to apply, and would make a large registry's plan too big
+        const body = JSON.stringify({ ...plan, keep: [] });
+        const summary = await post("api/v1/lifecycle/cleanup/apply", body, "application/json");
         $("#cleanup-applied").textContent = appliedText(summary);
         $("#cleanup-applied").hidden = false;
         $("#cleanup-apply").hidden = true;
