@@ -104,9 +104,7 @@ async def views(
         yield Views(base, browser, url, make, facts.unique_events(session), len(session) + 1)
 
 
-async def open_page(
-    views: Views, hash_: str, viewport: ViewportSize = WIDE, base: str | None = None
-) -> Page:
+async def open_page(views: Views, hash_: str, viewport: ViewportSize = WIDE, base: str | None = None) -> Page:
     context = await views.browser.new_context(viewport=viewport, timezone_id="UTC")
     page = await context.new_page()
     errors: list[str] = []
