@@ -29,10 +29,11 @@ const Lifecycle = (() => {
     }
 
     function renderRepository(body) {
-      const tagged = body.manifests.items.length - body.untagged;
+      const tagged = body.storage.manifests - body.untagged;
+      const more = body.tags.page.next_offset !== null || body.manifests.page.next_offset !== null;
       $("#repo-lifecycle-summary").textContent = `${Format.bytes(body.storage.bytes)} stored · ` +
-        `${Format.plural(body.tags.items.length, "tag")} · ${Format.plural(tagged, "tagged manifest")} · ` +
-        `${Format.count(body.untagged)} untagged`;
+        `${Format.plural(tagged, "tagged manifest")} · ${Format.count(body.untagged)} untagged` +
+        (more ? ` · the ${body.tags.page.limit} latest tags and manifests shown` : "");
       $("#chart-repo-empty").hidden = Charts.draw("requests", $("#chart-repo"), body.series, "repo");
       fillTable($("#repo-tags"), body.tags.items, (t) => [
         cell(t.tag), cell(Format.digest(t.digest)), cell(Format.when(t.last_pushed_at), "when"),

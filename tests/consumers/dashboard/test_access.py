@@ -15,7 +15,7 @@ from starlette.routing import Route
 from starlette.types import Message
 
 from consumers.dashboard import api
-from consumers.dashboard.access import COOKIE, Role, admin, public, required_role
+from consumers.dashboard.access import COOKIE, Role, admin, public, required_role, viewer
 from consumers.dashboard.access.guard import Guard, GuardPolicy, guarded
 from tests.consumers.dashboard.access import (
     ADMIN,
@@ -261,6 +261,7 @@ async def test_a_declared_route_outside_the_guard_refuses_everything() -> None:
     assert sent[0]["status"] == 500  # fails closed
     assert required_role(route, "GET") is None and required_role(route, "POST") is None
     assert required_role(admin(Route("/x", echo, methods=["GET"])), "GET") is Role.ADMIN
+    assert required_role(viewer(Route("/v", echo, methods=["POST"])), "POST") is Role.VIEWER  # a read
     assert required_role(Route("/y", echo, methods=["GET", "DELETE"]), "DELETE") is Role.ADMIN
     # One route list can serve several apps: guarding copies the routes, each with its policy.
     listed = [route, Route("/z", echo, methods=["POST"])]
