@@ -163,7 +163,7 @@ async def _live_tags(conn: AsyncConnection, repository: str | None) -> list[_Liv
         query = query.where(t.repository == repository)
     return [
         _LiveTag(r.repository, r.tag, r.digest, r.since or r.updated_at, r.updated_at, r.updated_by)
-        for r in await conn.execute(query)
+        for r in (await conn.execute(query)).all()
     ]
 
 
@@ -177,7 +177,8 @@ async def _last_by_digest(conn: AsyncConnection, repository: str | None) -> dict
     if repository is not None:
         query = query.where(p.repository == repository)
     return {
-        (r.repository, r.reference): _Last(r.last_get_at, r.last_head_at) for r in await conn.execute(query)
+        (r.repository, r.reference): _Last(r.last_get_at, r.last_head_at)
+        for r in (await conn.execute(query)).all()
     }
 
 
@@ -191,7 +192,8 @@ async def _last_by_tag(conn: AsyncConnection, repository: str | None) -> dict[Ke
     if repository is not None:
         query = query.where(p.repository == repository)
     return {
-        (r.repository, r.reference): _Last(r.last_get_at, r.last_head_at) for r in await conn.execute(query)
+        (r.repository, r.reference): _Last(r.last_get_at, r.last_head_at)
+        for r in (await conn.execute(query)).all()
     }
 
 
@@ -200,15 +202,10 @@ async def tag_facts(conn: AsyncConnection, repository: str, now: datetime) -> li
     now = naive_utc(now)
     live_tags = await _live_tags(conn, repository)
     h, p = tag_history.c, pull_last.c
-    first = dict(
-        (
-            await conn.execute(
-                select(h.tag, func.min(h.pushed_at)).where(h.repository == repository).group_by(h.tag)
-            )
-        )
-        .tuples()
-        .all()
+    firsts = (
+        select(h.tag, func.min(h.pushed_at).label("at")).where(h.repository == repository).group_by(h.tag)
     )
+    first: dict[str, datetime] = {r.tag: r.at for r in await conn.execute(firsts)}
     query = select(p.reference, p.last_get_at, p.last_head_at).where(p.repository == repository)
     last = {r.reference: _Last(r.last_get_at, r.last_head_at) for r in await conn.execute(query)}
     counts = await _window_counts(conn, repository, now, [t.tag for t in live_tags])
@@ -250,7 +247,7 @@ async def _window_counts(
         d.repository == repository, d.day >= start, d.manifest_gets + d.manifest_heads > 0
     )
     daily: dict[tuple[str, datetime], tuple[int, int]] = {
-        (r.reference, r.day): (r.manifest_gets, r.manifest_heads) for r in await conn.execute(query)
+        (r.reference, r.day): (r.manifest_gets, r.manifest_heads) for r in (await conn.execute(query)).all()
     }
     periods = select(h.tag, h.digest, h.pushed_at, h.replaced_at).where(
         h.repository == repository,
@@ -261,7 +258,7 @@ async def _window_counts(
     for ref, day in daily:
         days_of.setdefault(ref, []).append(day)
     refs = {name: {(name, day) for day in days_of.get(name, [])} for name in names}
-    for period in await conn.execute(periods):
+    for period in (await conn.execute(periods)).all():
         days = refs.get(period.tag)
         if days is None:
             continue

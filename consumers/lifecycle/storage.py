@@ -110,16 +110,17 @@ class BlobGraph:
         return found
 
     def _add(self, repository: str, digest: str, pushed_size: int | None, contents: Contents) -> None:
-        ids: set[int] = set()
+        ids: list[int] = []
         if digest not in contents.of:
             self.unknown.add((repository, digest))
-            ids.add(self._id(digest, pushed_size, True))
+            ids.append(self._id(digest, pushed_size, True))
+        blob_id = self._id
         for held in contents.closure(digest):
             content = contents.of.get(held)
             if content is None:
                 continue
-            ids.add(self._id(held, content.size if content.size is not None else pushed_size, True))
-            ids.update(self._id(blob, size, False) for blob, size in contents.blobs.get(held, []))
+            ids.append(blob_id(held, content.size if content.size is not None else pushed_size, True))
+            ids.extend(blob_id(blob, size, False) for blob, size in contents.blobs.get(held, ()))
         self.refs[(repository, digest)] = frozenset(ids)
 
     def _bytes(self, ids: Iterable[int]) -> int:
