@@ -10,9 +10,9 @@ from tests.support.paths import DOCS, ROOT
 
 
 def test_the_policy_the_commands_and_the_variable_are_documented() -> None:
-    names = set(
-        re.findall(r'env\.\w+\(\s*"([A-Z_]+)"', (ROOT / "consumers/lifecycle/command.py").read_text())
-    )
+    read = ("command.py", "settings.py")  # the command, and the registry settings the dashboard shares
+    source = "".join((ROOT / "consumers/lifecycle" / name).read_text() for name in read)
+    names = set(re.findall(r'env\.\w+\(\s*"([A-Z_]+)"', source))
     assert names == {"CLEANUP_MAX_RPS", "DATABASE_URL"}
     section = (DOCS / "configuration.md").read_text().split("## Cleanup", 1)[1].split("\n## ", 1)[0]
     assert "`REGBRIDGE_CLEANUP_MAX_RPS`" in section and "REGBRIDGE_REGISTRY_URL" in section
