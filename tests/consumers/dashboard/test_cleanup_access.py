@@ -2,7 +2,8 @@
 is a read (viewers too), the apply is for admins only; both need the CSRF token and the
 dashboard's origin when they come from a browser session; an apply is refused (503) on a
 dashboard without a registry, and a body that is not a plan (400), before anything is
-recorded or deleted."""
+recorded or deleted; a registry that cannot be reached stops an apply already recorded
+(502, with what was done)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ import orjson
 
 from consumers.dashboard.api_cleanup import NO_REGISTRY
 from consumers.registry_api import RegistrySettings
+from devstack.ports import free_port
 from tests.consumers.dashboard.access import (
     ADMIN,
     VIEWER,
@@ -94,3 +96,17 @@ async def test_a_browser_session_needs_the_csrf_token_to_preview_and_to_apply(tm
                 await admin.post(APPLY, content=plan, headers=admin_token)
             ).status_code == 503  # no registry
     assert await audit_rows(url) == []
+
+
+async def test_an_unreachable_registry_stops_an_apply_that_was_recorded_first(tmp_path: Path) -> None:
+    url = await lifecycle_store(f"sqlite:///{tmp_path}/store.db")
+    closed = RegistrySettings(url=f"http://127.0.0.1:{free_port()}", attempts=1, timeout=2)
+    settings = dataclasses.replace(secured(url), registry=closed)
+    async with running_dashboard(settings, NOW) as base, httpx.AsyncClient(base_url=base) as client:
+        answer = await client.post(APPLY, content=await a_plan(client), headers=bearer(ADMIN), timeout=30)
+    assert answer.status_code == 502, answer.text
+    body = answer.json()
+    assert body["detail"].startswith("the cleanup stopped: ") and body["stopped"] in body["detail"]
+    assert (body["status"], body["planned"], body["deleted"]) == ("stopped", 2, 0)
+    [row] = await audit_rows(url)  # written before the first request to the registry
+    assert (row["action"], row["event_id"]) == ("dashboard.cleanup.apply", body["audit_event_id"])
