@@ -45,6 +45,9 @@ class _Last:
         return _Last(_latest(self.get, other.get), _latest(self.head, other.head))
 
 
+_NEVER = _Last()
+
+
 @dataclass(frozen=True, slots=True)
 class _LiveTag:
     repository: str
@@ -89,7 +92,7 @@ async def manifest_facts(conn: AsyncConnection, repository: str | None = None) -
     ).where(m.deleted_at.is_(None))
     if repository is not None:
         query = query.where(m.repository == repository)
-    rows = (await conn.execute(query)).all()
+    rows = (await conn.execute(query.order_by(m.repository, m.last_pushed_at.desc(), m.digest))).all()
     live = {(row.repository, row.digest) for row in rows}
     contents = await load_contents(conn, repository)
     live_tags = await _live_tags(conn, repository)
@@ -105,19 +108,19 @@ async def manifest_facts(conn: AsyncConnection, repository: str | None = None) -
         if by_name is not None:  # pulls by the tag's name count since it points here
             last[key] = last.get(key, _Last()) | by_name.since(tag.since)
     parents = _parents(live, contents)
-    facts = [
-        _manifest(row, contents, tags_of.get(k, []), last.get(k, _Last()), parents.get(k, []))
-        for row in rows
-        for k in [(row.repository, row.digest)]
-    ]
-    facts.sort(key=lambda f: (f.repository, -f.last_pushed_at.timestamp(), f.digest))
-    return facts
+    return [_manifest(row, contents, tags_of, last, parents) for row in rows]
 
 
 def _manifest(
-    row: Any, contents: Contents, tag_names: list[str], last: _Last, parents: list[str]
+    row: Any,
+    contents: Contents,
+    tags_of: dict[Key, list[str]],
+    lasts: dict[Key, _Last],
+    parents_of: dict[Key, list[str]],
 ) -> ManifestFacts:
-    content = contents.of.get(row.digest)
+    key = (row.repository, row.digest)
+    content, last = contents.of.get(row.digest), lasts.get(key, _NEVER)
+    tag_names, parents = tags_of.get(key, ()), parents_of.get(key, ())
     return ManifestFacts(
         repository=row.repository,
         digest=row.digest,

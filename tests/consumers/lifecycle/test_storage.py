@@ -20,6 +20,7 @@ from consumers.lifecycle import (
     write_snapshot,
 )
 from consumers.store.engine import create_engine
+from devstack.ociimage import build_index
 from tests.consumers.lifecycle.events import apply, delete, push, store_fetched
 from tests.consumers.lifecycle.images import everything, image_with, layer, stored
 
@@ -129,3 +130,24 @@ async def test_snapshots_the_latest_per_repository_and_growth(store: str, conn: 
     ]
     page = await storage_overview(conn, limit=1, offset=1)
     assert [r.repository for r in page.repositories] == ["team/r"] and page.repository_count == 2
+
+
+async def test_an_index_holds_its_children_and_their_blobs(store: str, conn: AsyncConnection) -> None:
+    index = build_index("m", "storage")
+    x, y = index.images
+    pushes = [push(DAY1, "team/m", image.digest) for image in (x, y)] + [
+        push(DAY1, "team/m", index.digest, "1.0")
+    ]
+    await apply(store, [*pushes, push(DAY1, "team/n", index.digest, "1.0")])  # the index alone in team/n
+    await store_fetched(store, [index.index, x.manifest, y.manifest])
+    graph = await BlobGraph.load(conn)
+    held = stored(index.index, *everything(x), *everything(y))
+    assert graph.repository_bytes("team/m") == held
+    # team/n has only the index, but the index references its children: the same bytes
+    assert graph.repository_bytes("team/n") == held
+    # deleting the children in team/m frees nothing while the indexes hold them
+    children = [("team/m", x.digest), ("team/m", y.digest)]
+    assert graph.freed(children) == dict.fromkeys(children, 0)
+    everything_of_m = [("team/m", index.digest), *children]
+    assert sum(graph.freed(everything_of_m).values()) == 0, "team/n's index still holds it all"
+    assert sum(graph.freed([*everything_of_m, ("team/n", index.digest)]).values()) == held
