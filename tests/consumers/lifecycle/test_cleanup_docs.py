@@ -10,8 +10,8 @@ from tests.support.paths import DOCS, ROOT
 
 
 def test_the_policy_the_commands_and_the_variable_are_documented() -> None:
-    read = ("command.py", "settings.py")  # the command, and the registry settings the dashboard shares
-    source = "".join((ROOT / "consumers/lifecycle" / name).read_text() for name in read)
+    modules = ("consumers/lifecycle/command.py", "consumers/lifecycle/settings.py")
+    source = "".join((ROOT / name).read_text() for name in modules)
     names = set(re.findall(r'env\.\w+\(\s*"([A-Z_]+)"', source))
     assert names == {"CLEANUP_MAX_RPS", "DATABASE_URL"}
     section = (DOCS / "configuration.md").read_text().split("## Cleanup", 1)[1].split("\n## ", 1)[0]
