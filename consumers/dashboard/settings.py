@@ -18,6 +18,7 @@ from common.tls import DASHBOARD_TLS, ServerTLS
 from consumers.dashboard.access import AccessSettings
 from consumers.dashboard.limits import RequestLimits
 from consumers.settings import DEFAULT_DATABASE_URL
+from consumers.store.retention import RetentionSettings
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8090
@@ -38,6 +39,7 @@ class DashboardSettings:
     access: AccessSettings = field(default_factory=AccessSettings)
     tls: ServerTLS = field(default_factory=lambda: ServerTLS(variables=DASHBOARD_TLS))
     limits: RequestLimits = field(default_factory=RequestLimits)
+    retention: RetentionSettings = field(default_factory=RetentionSettings)  # which rollup answers
 
     @classmethod
     def from_environ(
@@ -58,6 +60,7 @@ class DashboardSettings:
             access=AccessSettings.from_environ(env, tls=tls.enabled),
             tls=tls,
             limits=RequestLimits.from_environ(env),
+            retention=RetentionSettings.from_environ(env),
         )
         settings.check()
         return settings
