@@ -109,14 +109,14 @@ def step(query: Mapping[str, str], span: Window, finest: str = "minute") -> str:
         name = next(s for s in allowed if (span.until - span.since) / STEPS[s] <= MAX_BUCKETS or s == "day")
     if name not in STEPS:
         raise BadQuery(f"step={name!r} is not one of {', '.join(STEPS)}")
+    if (span.until - span.since) / STEPS[name] > MAX_BUCKETS:
+        raise BadQuery(
+            f"step={name} gives more than {MAX_BUCKETS} buckets for this window; use a coarser step"
+        )
     if name not in allowed:
         raise BadQuery(
             f"step={name}: the store no longer keeps {name} buckets for this window "
             f"(REGBRIDGE_RETENTION_* pruned them); use step={finest} or coarser"
-        )
-    if (span.until - span.since) / STEPS[name] > MAX_BUCKETS:
-        raise BadQuery(
-            f"step={name} gives more than {MAX_BUCKETS} buckets for this window; use a coarser step"
         )
     return name
 
