@@ -59,7 +59,7 @@ class ConsumerProcess:
     ) -> None:
         """``clock`` is the heartbeat's (tests pin it)."""
         self.settings = settings
-        self.handler = handler or HANDLERS[settings.handler]()
+        self.handler = handler or HANDLERS[settings.handler](settings.handler_options)
         self.metrics = ConsumerMetrics(self.handler.name)
         self.stop = StopRequest()
         self.retrying = TransientRetry(settings.backoff, self.stop, self.metrics)

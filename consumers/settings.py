@@ -12,6 +12,7 @@ from common.kafka import KafkaSettings
 from common.logs import LogSettings
 from common.retry import Backoff
 from consumers.handlers import OBSERVERS
+from consumers.handlers.base import HandlerOptions
 from consumers.runner.loop import LoopSettings
 from consumers.store.retention import RetentionSettings
 
@@ -44,6 +45,7 @@ class ConsumerSettings:
     migrate_on_start: bool = True
     store_start_timeout_s: float = 60.0
     retention: RetentionSettings = field(default_factory=RetentionSettings)
+    ignore_useragents: tuple[str, ...] = ()  # globs; only the pull handler reads them
     log: LogSettings = field(default_factory=LogSettings)
 
     @property
@@ -68,6 +70,10 @@ class ConsumerSettings:
     @property
     def heartbeat_interval_ms(self) -> int:
         return max(100, self.session_timeout_ms // 3)
+
+    @property
+    def handler_options(self) -> HandlerOptions:
+        return HandlerOptions(ignore_useragents=self.ignore_useragents)
 
     @property
     def backoff(self) -> Backoff:
@@ -110,5 +116,6 @@ def load(handler: str, environ: Environ | None = None) -> ConsumerSettings:
         migrate_on_start=env.flag("CONSUMER_MIGRATE_ON_START", True),
         store_start_timeout_s=env.number("STORE_START_TIMEOUT_SECONDS", 60.0, minimum=0.0),
         retention=RetentionSettings.from_environ(env),
+        ignore_useragents=env.items("LIFECYCLE_IGNORE_USERAGENTS"),
         log=LogSettings.from_environ(env),
     )

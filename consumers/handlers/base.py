@@ -59,6 +59,18 @@ class Delivery:
         return self.origin == RECONCILE_ORIGIN
 
 
+@dataclass(frozen=True, slots=True)
+class HandlerOptions:
+    """What a handler is built with (from :class:`~consumers.settings.ConsumerSettings`;
+    the defaults are what a handler built without settings does).
+
+    ``ignore_useragents``: fnmatch globs, matched case-insensitively against a pull's user
+    agent; a manifest pull by a matching agent still counts in every pull statistic but
+    does not move ``pull_last`` (``REGBRIDGE_LIFECYCLE_IGNORE_USERAGENTS``)."""
+
+    ignore_useragents: tuple[str, ...] = ()
+
+
 class Handler(Protocol[PlanT]):
     """What the runner calls; see the module docstring."""
 

@@ -12,6 +12,8 @@ event) whose ``kind`` says what it was:
   events carry no media type, so a manifest delete looks like a blob delete: the digest
   is matched against ``manifests``. The manifest and the tags pointing at it are marked
   deleted;
+* either way, the ``tag_history`` period of every tag that ends is closed
+  (:mod:`consumers.store.tag_history`);
 * ``blob``: a delete by digest that matches no manifest; the ``repository_blobs`` row
   is marked deleted;
 * ``mount``: the blob is added to the target repository (``repository_blobs``, source
@@ -43,10 +45,11 @@ from sqlalchemy import bindparam, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from common.contract import DISTRIBUTION, SOURCES, Event
-from consumers.handlers.base import Delivery
+from consumers.handlers.base import Delivery, HandlerOptions
 from consumers.handlers.observed import ObservedPlan, apply_observations, observed_plan
 from consumers.store.inventory import BlobRow, RepositoryRow, upsert_blobs, upsert_repositories
 from consumers.store.tables import audit_log, manifests, repository_blobs, tags
+from consumers.store.tag_history import TagChange, record_tag_changes, tags_pointing_at
 from consumers.store.writes import chunks, execute_many, insert_for
 
 
@@ -62,6 +65,9 @@ class OtherPlan:
 
 class OtherHandler:
     name = "other"
+
+    def __init__(self, options: HandlerOptions | None = None) -> None:
+        """``options``: none apply to this handler (see :data:`consumers.handlers.HANDLERS`)."""
 
     def plan(self, delivery: Delivery) -> OtherPlan | ObservedPlan:
         if delivery.is_observation:
@@ -81,8 +87,10 @@ class OtherHandler:
         digest_deletes = [p for p in deletes if removes_manifest(p.event)]
         await _mount(connection, mounts)
         known = await _known_manifests(connection, digest_deletes)
+        manifest_deletes = [p for p in digest_deletes if not is_blob(p, known)]
+        await _end_tag_periods(connection, tag_deletes, manifest_deletes)
         await _delete_tags(connection, tag_deletes)
-        await _delete_manifests(connection, [p for p in digest_deletes if not is_blob(p, known)])
+        await _delete_manifests(connection, manifest_deletes)
         await _delete_blobs(connection, [p for p in digest_deletes if is_blob(p, known)])
         rows = [audit_row(plan, kind_of(plan, known), now) for plan in plans]
         statement = insert_for(connection, audit_log).on_conflict_do_nothing(index_elements=["event_id"])
@@ -147,6 +155,24 @@ async def _known_manifests(
         query = select(m.repository, m.digest).where(tuple_(m.repository, m.digest).in_(part))
         found.update((str(r), str(d)) for r, d in await connection.execute(query))
     return found
+
+
+async def _end_tag_periods(
+    connection: AsyncConnection, tag_deletes: Sequence[OtherPlan], manifest_deletes: Sequence[OtherPlan]
+) -> None:
+    """``tag_history``: the deleted tags end, and so does every live tag pointing at a
+    deleted manifest (before ``tags`` is written, see :mod:`consumers.store.tag_history`)."""
+    pointing = await tags_pointing_at(
+        connection, [(p.event.repository, p.event.digest or "") for p in manifest_deletes]
+    )
+    ends = [
+        TagChange(p.event.repository, p.event.tag or "", p.at, p.event.actor, present=False)
+        for p in tag_deletes
+    ]
+    for plan in manifest_deletes:
+        for tag in pointing.get((plan.event.repository, plan.event.digest or ""), []):
+            ends.append(TagChange(plan.event.repository, tag, plan.at, plan.event.actor, present=False))
+    await record_tag_changes(connection, ends)
 
 
 async def _delete_tags(connection: AsyncConnection, plans: Sequence[OtherPlan]) -> None:

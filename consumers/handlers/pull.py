@@ -17,6 +17,12 @@ not say the range). The client address drops its ephemeral port.
 
 A batch is summed per bucket in memory and written with one additive upsert per table.
 
+Every counted manifest pull also moves ``pull_last`` (the latest GET and HEAD per
+reference, :mod:`consumers.store.pull_last`): the row of its tag and the row of its digest,
+each when the event names it (distribution's pull by tag names both). A pull by a user
+agent matching ``REGBRIDGE_LIFECYCLE_IGNORE_USERAGENTS`` (scanners, replication) still
+counts in every statistic above, but does not move ``pull_last``.
+
 The reconcile's own requests (its HEADs and GETs, user agent
 ``registry-kafka-bridge-reconcile/…``) are pull events too; they are not load, so they
 are planned with ``counted=False`` and add to no statistic.
@@ -24,6 +30,8 @@ are planned with ``counted=False`` and add to no statistic.
 
 from __future__ import annotations
 
+import fnmatch
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -33,7 +41,17 @@ from sqlalchemy import Table
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from common.contract import made_by_reconcile
-from consumers.handlers.base import Delivery, HandlerError, client_host, day_of, hour_of, minute_of, text_key
+from consumers.handlers.base import (
+    Delivery,
+    HandlerError,
+    HandlerOptions,
+    client_host,
+    day_of,
+    hour_of,
+    minute_of,
+    text_key,
+)
+from consumers.store.pull_last import last_rows, touch_last_pulls
 from consumers.store.tables import (
     CLIENT_COLUMNS,
     PULL_COUNTERS,
@@ -58,6 +76,9 @@ class PullPlan:
     client_addr: str
     useragent: str
     counted: bool = True  # False for the reconcile's own requests
+    tag: str = ""  # the event's tag and digest ('' when absent), for pull_last
+    digest: str = ""
+    moves_last: bool = True  # False for an ignored user agent (and for blobs)
 
 
 _COUNTERS = {
@@ -76,14 +97,26 @@ ROLLUPS = (
 )
 
 
+def useragent_matcher(globs: Sequence[str]) -> Callable[[str], bool]:
+    """True for a user agent one of the fnmatch ``globs`` matches, case-insensitively."""
+    if not globs:
+        return lambda _useragent: False
+    pattern = re.compile("|".join(fnmatch.translate(glob) for glob in globs), re.IGNORECASE)
+    return lambda useragent: pattern.match(useragent) is not None
+
+
 class PullHandler:
     name = "pull"
+
+    def __init__(self, options: HandlerOptions | None = None) -> None:
+        self.ignored = useragent_matcher((options or HandlerOptions()).ignore_useragents)
 
     def plan(self, delivery: Delivery) -> PullPlan:
         event = delivery.event
         if event.action != "pull":
             raise HandlerError(f"the pull handler got a {event.action!r} event")
         head = event.method is not None and event.method.upper() == "HEAD"
+        useragent = text_key(event.useragent)
         return PullPlan(
             minute=minute_of(delivery.occurred_at),
             at=delivery.occurred_at,
@@ -93,8 +126,11 @@ class PullHandler:
             bytes=0 if head else (event.size or 0),
             actor=text_key(event.actor),
             client_addr=client_host(event.addr),
-            useragent=text_key(event.useragent),
+            useragent=useragent,
             counted=not made_by_reconcile(event),
+            tag=text_key(event.tag),
+            digest=text_key(event.digest),
+            moves_last=event.is_manifest and not self.ignored(useragent),
         )
 
     async def apply(self, plans: Sequence[PullPlan], connection: AsyncConnection) -> None:
@@ -108,6 +144,18 @@ class PullHandler:
         minute_rows = {REFERENCE_KEY: by_reference, CLIENT_KEY: by_client}
         for table, key, source, bucket_of in ROLLUPS:
             await _add(connection, table, key, roll_up(minute_rows[source], source, key, bucket_of))
+        await touch_last_pulls(connection, last_rows(last_pulls(plans)))
+
+
+def last_pulls(plans: Sequence[PullPlan]) -> list[tuple[str, str, bool, datetime]]:
+    """(repository, reference, head, at) for ``pull_last``: the tag and the digest of every
+    counted manifest pull by a user agent that is not ignored."""
+    found: list[tuple[str, str, bool, datetime]] = []
+    for plan in plans:
+        if plan.moves_last:
+            head = plan.counter == "manifest_heads"
+            found.extend((plan.repository, ref, head, plan.at) for ref in (plan.tag, plan.digest) if ref)
+    return found
 
 
 def sum_buckets(

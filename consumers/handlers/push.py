@@ -3,7 +3,8 @@
 * a blob push (mediaType ``application/octet-stream``) → ``repository_blobs``
   (source ``push``);
 * a manifest push (image, OCI index, manifest list) → ``manifests``; with a tag, also
-  ``tags`` (tag → digest, updated at/by). The registry notifies a tagged push before it
+  ``tags`` (tag → digest, updated at/by) and, when the tag moves to another digest,
+  ``tag_history`` (:mod:`consumers.store.tag_history`). The registry notifies a tagged push before it
   writes the tag (distribution#2625): readers should resolve by digest;
 * every push → ``repositories`` (first seen, last event, last push and pusher, the
   source kind), and one more in the ``pushes`` bucket of its minute, repository and kind
@@ -31,11 +32,12 @@ from sqlalchemy import and_, case, null
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from common.contract import DISTRIBUTION
-from consumers.handlers.base import Delivery, HandlerError, minute_of
+from consumers.handlers.base import Delivery, HandlerError, HandlerOptions, minute_of
 from consumers.handlers.observed import ObservedPlan, apply_observations, observed_plan
 from consumers.store.inventory import BlobRow, RepositoryRow, upsert_blobs, upsert_repositories
 from consumers.store.push_counts import PushCountRow, add_push_counts
 from consumers.store.tables import manifests, tags
+from consumers.store.tag_history import TagChange, record_tag_changes
 from consumers.store.writes import earlier, execute_many, insert_for, later, when_newer
 
 
@@ -54,6 +56,9 @@ class PushPlan:
 
 class PushHandler:
     name = "push"
+
+    def __init__(self, options: HandlerOptions | None = None) -> None:
+        """``options``: none apply to this handler (see :data:`consumers.handlers.HANDLERS`)."""
 
     def plan(self, delivery: Delivery) -> PushPlan | ObservedPlan:
         if delivery.is_observation:
@@ -90,7 +95,11 @@ class PushHandler:
         await upsert_blobs(connection, blob_rows([p for p in plans if not p.is_manifest and p.digest]))
         manifest_plans = [p for p in plans if p.is_manifest]
         await _upsert_manifests(connection, manifest_rows([p for p in manifest_plans if p.digest]))
-        await _upsert_tags(connection, tag_rows([p for p in manifest_plans if p.tag]))
+        tagged = [p for p in manifest_plans if p.tag]
+        await record_tag_changes(
+            connection, [TagChange(p.repository, p.tag or "", p.at, p.actor, p.digest) for p in tagged]
+        )
+        await _upsert_tags(connection, tag_rows(tagged))
         await add_push_counts(connection, push_count_rows(plans))
 
 

@@ -1,6 +1,32 @@
 """Lifecycle: facts per tag and manifest, storage, the retention policy and its cleanup
 (``docs/lifecycle.md``)."""
 
+from consumers.lifecycle.facts import manifest_facts, stale_manifests, tag_facts
 from consumers.lifecycle.model import ManifestFacts, PullCounts, TagFacts
+from consumers.lifecycle.storage import (
+    BlobGraph,
+    RepositorySnapshot,
+    RepositoryStorage,
+    StorageOverview,
+    StoragePoint,
+    repository_storage,
+    storage_overview,
+    write_snapshot,
+)
 
-__all__ = ["ManifestFacts", "PullCounts", "TagFacts"]
+__all__ = [
+    "BlobGraph",
+    "ManifestFacts",
+    "PullCounts",
+    "RepositorySnapshot",
+    "RepositoryStorage",
+    "StorageOverview",
+    "StoragePoint",
+    "TagFacts",
+    "manifest_facts",
+    "repository_storage",
+    "stale_manifests",
+    "storage_overview",
+    "tag_facts",
+    "write_snapshot",
+]

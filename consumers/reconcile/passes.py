@@ -14,6 +14,10 @@ retries) is counted and logged and the pass goes on; five in a row unreachable, 
 page that fails, or refused credentials end the pass as ``failed``, with ``resume_after``
 the last catalog page done: the next attempt starts there. Nothing half-read is published.
 An empty catalog never removes anything (counted as ``empty_catalog``).
+
+4. After a pass that ends ``ok``, today's storage snapshot is written (``storage_daily``,
+   :func:`consumers.lifecycle.storage.write_snapshot`); a failure there is logged and
+   leaves the pass ``ok``.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from consumers.errors import Interrupted
+from consumers.lifecycle.storage import write_snapshot
 from consumers.reconcile.compare import Observations, absence_observations, observations_for
 from consumers.reconcile.outbox import Outbox
 from consumers.reconcile.progress import Progress
@@ -135,6 +140,21 @@ class ReconcilePass:
                 await pass_rows.update_pass(connection, summary.row())
         except (DBAPIError, OSError) as exc:
             log.warning("the pass row could not be written", extra={"fields": {"error": str(exc)[:300]}})
+        if summary.status == "ok":
+            await self._snapshot()
+
+    async def _snapshot(self) -> None:
+        """Today's storage snapshot (``storage_daily``), after a pass that ended ok. Its
+        failure is logged once and does not fail the pass."""
+        try:
+            async with self.engine.begin() as connection:
+                await write_snapshot(connection, self.clock())
+        except Exception as exc:  # the pass is done and recorded: nothing of it depends on this
+            expected = isinstance(exc, (DBAPIError, OSError))
+            fields = {"error": str(exc)[:300], "pass": self.summary.id}
+            log.warning(
+                "the storage snapshot could not be written", exc_info=not expected, extra={"fields": fields}
+            )
 
     async def _catalog(self) -> None:
         await self.client.ping()

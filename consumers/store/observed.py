@@ -5,7 +5,8 @@ Every row is seen as a :class:`Row`: the digest (tags), the time it last changed
 (``tags.updated_at``, ``manifests.last_pushed_at``, ``repositories.last_event_at``) and its
 deletion time. Reads lock the rows on PostgreSQL (``FOR UPDATE``; SQLite writers hold the
 database lock already), so the decision holds until the transaction commits; writes are
-also guarded by time in SQL, so a row that moved on is never set back.
+also guarded by time in SQL, so a row that moved on is never set back. Tag repairs also
+open and close ``tag_history`` periods (:mod:`consumers.store.tag_history`).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from common.contract import RECONCILE_USER_AGENT, Observation
 from consumers.store.tables import audit_log, manifests, repositories, tags
+from consumers.store.tag_history import TagChange, record_tag_changes
 from consumers.store.writes import chunks, execute_many, insert_for, later
 
 Key = tuple[str, str, str]  # (table, repository, tag or digest or "")
@@ -101,6 +103,7 @@ async def write_repairs(connection: AsyncConnection, repairs: Repairs, now: date
     """The rows of ``repairs`` (oldest first) and one audit row each. Repairs of distinct
     rows go out as one statement per kind; when a row is repaired twice in the batch, they
     go one by one, in order."""
+    await record_tag_changes(connection, tag_changes(repairs))
     keys = [(o.subject, o.repository, o.tag or o.digest) for o, _, _, _ in repairs]
     rounds = [list(repairs)] if len(set(keys)) == len(keys) else [[repair] for repair in repairs]
     for chosen in rounds:
@@ -109,6 +112,15 @@ async def write_repairs(connection: AsyncConnection, repairs: Repairs, now: date
     rows = [_audit_row(o, at, kind, before, now) for o, at, kind, before in repairs]
     statement = insert_for(connection, audit_log).on_conflict_do_nothing(index_elements=["event_id"])
     await execute_many(connection, statement, rows)
+
+
+def tag_changes(repairs: Repairs) -> list[TagChange]:
+    """The ``tag_history`` changes of the tag repairs (the reconcile names no actor)."""
+    return [
+        TagChange(o.repository, o.tag or "", at, None, o.digest, present=kind != "tag_removed")
+        for o, at, kind, _ in repairs
+        if kind in ("tag_added", "tag_moved", "tag_removed")
+    ]
 
 
 Seen = Sequence[tuple[Observation, datetime]]

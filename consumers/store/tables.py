@@ -90,6 +90,26 @@ Each repair is an ``audit_log`` row with ``action`` ``reconcile`` and ``kind`` o
     repositories · tags · manifests_fetched · requests · repairs (JSON, per kind) ·
     errors (JSON, per kind) · error · resume_after (the last repository done)
 
+Lifecycle (revision 0007; ``docs/lifecycle.md``)
+-------------------------------------------------
+``tag_history``  one row per period a tag pointed at one digest (written by ``push`` when a
+    tag moves to another digest, by ``other`` when a tag or its manifest is deleted, and by
+    the reconcile's tag repairs, in the batch's transaction). A live tag has exactly one
+    open row. Rows before revision 0007 start at the tag's ``updated_at`` then.
+    id PK · repository · tag · digest (NULL when the registry reports none) · pushed_at ·
+    pushed_by · replaced_at (NULL while current) · replaced_by (the actor who moved or
+    deleted it)
+``pull_last``  the latest manifest pull per (repository, reference), written by ``pull``:
+    a pull by tag moves the tag's row and its digest's row (distribution reports both),
+    a pull by digest the digest's. Pulls by excluded user agents
+    (``REGBRIDGE_LIFECYCLE_IGNORE_USERAGENTS``) and the reconcile's own do not move it.
+    repository PK · reference PK (a tag name or a digest) · last_get_at · last_head_at
+    (each NULL until the first GET or HEAD)
+``storage_daily``  bytes stored per day and repository, written by the reconcile after each
+    finished pass (the day's row is replaced by each later pass of the same day).
+    day PK · repository PK (``''``: the registry total, blobs shared across repositories
+    counted once) · bytes · manifests · blobs · computed_at
+
 Idempotency (written by the runner, in the same transaction as the handler)
 ---------------------------------------------------------------------------
 ``processed_events``  every event id a handler has persisted.
@@ -339,4 +359,39 @@ reconcile_passes = Table(
     Column("error", Text),
     Column("resume_after", Text),
     Index(None, "started_at"),
+)
+
+tag_history = Table(
+    "tag_history",
+    metadata,
+    Column("id", _ID, primary_key=True, autoincrement=True),
+    Column("repository", Text, nullable=False),
+    Column("tag", Text, nullable=False),
+    Column("digest", Text),
+    Column("pushed_at", DateTime, nullable=False),
+    Column("pushed_by", Text),
+    Column("replaced_at", DateTime),
+    Column("replaced_by", Text),
+    Index(None, "repository", "tag", "pushed_at"),
+    Index(None, "repository", "digest"),
+)
+
+pull_last = Table(
+    "pull_last",
+    metadata,
+    Column("repository", Text, primary_key=True),
+    Column("reference", Text, primary_key=True),
+    Column("last_get_at", DateTime),
+    Column("last_head_at", DateTime),
+)
+
+storage_daily = Table(
+    "storage_daily",
+    metadata,
+    Column("day", DateTime, primary_key=True),
+    Column("repository", Text, primary_key=True),
+    _counter("bytes"),
+    _counter("manifests"),
+    _counter("blobs"),
+    Column("computed_at", DateTime, nullable=False),
 )

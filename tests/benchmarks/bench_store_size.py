@@ -38,7 +38,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from common.contract import Event
 from common.retry import Backoff
 from consumers.handlers import HANDLERS
-from consumers.handlers.base import Delivery, parse_timestamp
+from consumers.handlers.base import Delivery, HandlerOptions, parse_timestamp
 from consumers.metrics import ConsumerMetrics
 from consumers.runner import StopRequest, StoreSink, TransientRetry
 from consumers.runner.batch import Item
@@ -92,7 +92,9 @@ async def fill(engine: AsyncEngine, count: int, days: float, mix: dict[str, floa
     """Store ``count`` events through the real sinks; how many each handler stored."""
     stop = StopRequest()
     sinks = {
-        name: StoreSink(handler(), engine, TransientRetry(Backoff(), stop, ConsumerMetrics(name)))
+        name: StoreSink(
+            handler(HandlerOptions()), engine, TransientRetry(Backoff(), stop, ConsumerMetrics(name))
+        )
         for name, handler in HANDLERS.items()
     }
     pending: dict[str, list[Item]] = {name: [] for name in sinks}

@@ -12,7 +12,7 @@ from common.environ import ConfigError, Environ
 from consumers.deadletter import DeadLetter, dead_letter_headers
 from consumers.errors import is_transient
 from consumers.handlers import HANDLERS
-from consumers.handlers.base import client_host, minute_of, parse_timestamp
+from consumers.handlers.base import HandlerOptions, client_host, minute_of, parse_timestamp
 from consumers.handlers.push import PushPlan, push_count_rows
 from consumers.settings import load
 from consumers.store.engine import async_url
@@ -120,7 +120,7 @@ def test_transient_errors_are_told_apart() -> None:
 
 
 def test_every_handler_is_registered_under_its_name() -> None:
-    assert {name: factory().name for name, factory in HANDLERS.items()} == {
+    assert {name: factory(HandlerOptions()).name for name, factory in HANDLERS.items()} == {
         "push": "push",
         "pull": "pull",
         "other": "other",
