@@ -6,6 +6,8 @@ the dashboard.
     registry-consumer db upgrade
     registry-consumer db current
     registry-consumer dashboard [--host H] [--port P]
+    registry-consumer cleanup plan --policy FILE [--format table|json] [--out PLAN]
+    registry-consumer cleanup apply PLAN [--yes]
 
 Settings come from ``REGBRIDGE_*`` variables (``docs/configuration.md``); a bad one exits
 with status 2 and one line naming it (:mod:`common.cli`).
@@ -24,6 +26,7 @@ from common.environ import ConfigError, Environ
 from common.logs import LogSettings, configure_logging
 from consumers.dashboard.command import dashboard
 from consumers.handlers import HANDLERS
+from consumers.lifecycle.command import cleanup
 from consumers.process import run_consumer, tune_gc
 from consumers.reconcile import load as load_reconcile_settings
 from consumers.reconcile import reconcile
@@ -148,5 +151,6 @@ def current() -> None:
     click.echo(f"schema at revision {revision or '(none)'}; latest is {migrate.head_revision()}")
 
 
+main.add_command(cleanup)
 main.add_command(dashboard)
 main.add_command(reconcile)

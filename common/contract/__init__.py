@@ -37,6 +37,7 @@ from common.contract.event import (
     parse_envelope,
 )
 from common.contract.observation import (
+    CLEANUP_USER_AGENT,
     OBSERVATION_ACTION,
     ORIGIN_HEADER,
     RECONCILE_ORIGIN,
@@ -44,6 +45,7 @@ from common.contract.observation import (
     SUBJECTS,
     Observation,
     encode_observation,
+    made_by_cleanup,
     made_by_reconcile,
 )
 from common.contract.records import (
@@ -81,6 +83,7 @@ __all__ = [
     "CE_SOURCE_KIND_PREFIX",
     "CE_SPECVERSION",
     "CE_TYPE_PREFIX",
+    "CLEANUP_USER_AGENT",
     "CONTENT_TYPE",
     "DEFAULT_MAX_EVENTS",
     "DEFAULT_PREFIX",
@@ -120,6 +123,7 @@ __all__ = [
     "encode_quarantine",
     "event_headers",
     "header_value",
+    "made_by_cleanup",
     "made_by_reconcile",
     "parse_envelope",
 ]

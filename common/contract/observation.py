@@ -40,6 +40,10 @@ RECONCILE_ORIGIN = "reconcile"
 RECONCILE_USER_AGENT = "registry-kafka-bridge-reconcile/1"
 """The ``User-Agent`` of every request the reconcile makes: the registry reports them as pull
 events, which the pull consumer leaves out of the statistics (:func:`made_by_reconcile`)."""
+CLEANUP_USER_AGENT = "registry-kafka-bridge-cleanup/1"
+"""The ``User-Agent`` of ``registry-consumer cleanup apply``: its re-checks (HEADs) are
+reported as pulls, left out of the statistics like the reconcile's (:func:`made_by_cleanup`);
+its deletes are real and go everywhere a delete goes."""
 SUBJECTS = ("repository", "manifest", "tag")
 
 
@@ -142,3 +146,9 @@ def made_by_reconcile(event: Event) -> bool:
     GETs are reported as pulls): they are not load."""
     agent = event.useragent or ""
     return agent.startswith(RECONCILE_USER_AGENT.split("/", 1)[0] + "/")
+
+
+def made_by_cleanup(event: Event) -> bool:
+    """True for the registry's events about ``cleanup apply``'s own requests."""
+    agent = event.useragent or ""
+    return agent.startswith(CLEANUP_USER_AGENT.split("/", 1)[0] + "/")

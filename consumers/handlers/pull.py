@@ -24,7 +24,8 @@ agent matching ``REGBRIDGE_LIFECYCLE_IGNORE_USERAGENTS`` (scanners, replication)
 counts in every statistic above, but does not move ``pull_last``.
 
 The reconcile's own requests (its HEADs and GETs, user agent
-``registry-kafka-bridge-reconcile/…``) are pull events too; they are not load, so they
+``registry-kafka-bridge-reconcile/…``) and ``cleanup apply``'s re-checks
+(``registry-kafka-bridge-cleanup/…``) are pull events too; they are not load, so they
 are planned with ``counted=False`` and add to no statistic.
 """
 
@@ -40,7 +41,7 @@ from typing import Any
 from sqlalchemy import Table
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from common.contract import made_by_reconcile
+from common.contract import made_by_cleanup, made_by_reconcile
 from consumers.handlers.base import (
     Delivery,
     HandlerError,
@@ -127,7 +128,7 @@ class PullHandler:
             actor=text_key(event.actor),
             client_addr=client_host(event.addr),
             useragent=useragent,
-            counted=not made_by_reconcile(event),
+            counted=not (made_by_reconcile(event) or made_by_cleanup(event)),
             tag=text_key(event.tag),
             digest=text_key(event.digest),
             moves_last=event.is_manifest and not self.ignored(useragent),

@@ -1,6 +1,6 @@
 """The relay's subscription file (``REGBRIDGE_RELAY_CONFIG``), read into frozen dataclasses.
 
-Errors are a :class:`~consumers.relay.yamlnodes.YamlFieldError` (a ``ConfigError``) listing
+Errors are a :class:`~consumers.yamlconfig.YamlFieldError` (a ``ConfigError``) listing
 every problem of the file in line order, one per line, each naming the file, the line and
 the field, e.g.
 ``relay.yaml:14: subscriptions[1].retry.max_attempts: must be a whole number of at least 1, got 'x'``;
@@ -21,7 +21,7 @@ from urllib.parse import urlsplit
 from yaml.nodes import Node
 
 from consumers.relay.retry import RetryPolicy
-from consumers.relay.yamlnodes import (
+from consumers.yamlconfig import (
     Fields,
     Problems,
     YamlFieldError,

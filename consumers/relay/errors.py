@@ -6,7 +6,7 @@
 A stop request while an event waits for a retry raises the consumers' ``Interrupted``
 (:class:`consumers.runner.StopRequest`), so the batch loop commits nothing of the batch.
 
-``YamlFieldError`` (a ``ConfigError``, in :mod:`consumers.relay.yamlnodes`) covers the
+``YamlFieldError`` (a ``ConfigError``, in :mod:`consumers.yamlconfig`) covers the
 subscription file. An undecodable record raises the contract's ``InvalidEvent``.
 """
 

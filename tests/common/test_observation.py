@@ -7,6 +7,7 @@ import orjson
 import pytest
 
 from common.contract import (
+    CLEANUP_USER_AGENT,
     ORIGIN_HEADER,
     RECONCILE_USER_AGENT,
     Event,
@@ -15,6 +16,7 @@ from common.contract import (
     TopicRouter,
     decode_event,
     encode_observation,
+    made_by_cleanup,
     made_by_reconcile,
 )
 
@@ -89,3 +91,5 @@ def test_the_reconciles_own_requests_are_told_by_their_user_agent() -> None:
     assert made_by_reconcile(pull("registry-kafka-bridge-reconcile/2"))
     assert not made_by_reconcile(pull("docker/27.0"))
     assert not made_by_reconcile(pull("registry-kafka-bridge-relay/0.1"))
+    assert made_by_cleanup(pull(CLEANUP_USER_AGENT)) and not made_by_reconcile(pull(CLEANUP_USER_AGENT))
+    assert not made_by_cleanup(pull(RECONCILE_USER_AGENT)) and not made_by_cleanup(pull("docker/27.0"))

@@ -9,7 +9,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from common.contract import RECONCILE_USER_AGENT, Event, Observation
+from common.contract import CLEANUP_USER_AGENT, RECONCILE_USER_AGENT, Event, Observation
 from consumers.handlers.base import Delivery
 from consumers.handlers.observed import ObservedPlan, repair_for
 from consumers.handlers.other import OtherHandler
@@ -139,7 +139,7 @@ async def test_absences_remove_what_is_gone_and_a_newer_push_brings_it_back(stor
     assert (await _rows(store_url, repositories))[0]["deleted_at"] is None
 
 
-async def test_the_reconciles_own_pulls_are_not_counted(store_url: str) -> None:
+async def test_the_reconciles_and_the_cleanups_own_pulls_are_not_counted(store_url: str) -> None:
     def pull(agent: str, n: int) -> Any:
         raw = {
             "id": f"pull-{n}",
@@ -155,7 +155,8 @@ async def test_the_reconciles_own_pulls_are_not_counted(store_url: str) -> None:
         }
         return PullHandler().plan(Delivery(Event.from_raw(raw), T0, "p.pull", 0, n))
 
-    await _apply(store_url, PullHandler(), [pull(RECONCILE_USER_AGENT, 1), pull("docker/27", 2)])
+    own = [pull(RECONCILE_USER_AGENT, 1), pull(CLEANUP_USER_AGENT, 3)]
+    await _apply(store_url, PullHandler(), [*own, pull("docker/27", 2)])
     [row] = await _rows(store_url, pulls)
     assert row["manifest_heads"] == 1
 

@@ -18,8 +18,8 @@ from consumers.relay.config import PayloadFormat, Subscription, parse_config
 from consumers.relay.metrics import RelayMetrics
 from consumers.relay.settings import load_settings
 from consumers.relay.subscriber import SubscriptionRelay
-from consumers.relay.yamlnodes import YamlFieldError
 from consumers.runner import StopRequest
+from consumers.yamlconfig import YamlFieldError
 
 ON = "subscriptions:\n  - name: deploy\n    url: http://127.0.0.1:9/hook\n    include_reconcile: true\n"
 

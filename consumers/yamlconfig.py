@@ -1,5 +1,7 @@
 """Reading a YAML file through its node tree, so that every error names a line and a field,
-and a file with several mistakes gets all of them at once.
+and a file with several mistakes gets all of them at once. Every YAML file the consumers
+read goes through it: the relay's subscriptions (:mod:`consumers.relay.config`) and the
+retention policy (:mod:`consumers.lifecycle.policy`).
 
 PyYAML's ``compose`` returns nodes that keep ``start_mark`` (0-based line and column).
 :class:`Fields` reads one mapping node key by key; the ``read_*`` functions turn one node
@@ -219,6 +221,14 @@ def read_count(node: Node, path: str, source: str) -> int:
     value = _scalar(node, path, source)
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise fail(source, node, path, f"must be a whole number of at least 1, got {node.value!r}")
+    return value
+
+
+def read_whole(node: Node, path: str, source: str) -> int:
+    """An integer of at least 0."""
+    value = _scalar(node, path, source)
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise fail(source, node, path, f"must be a whole number of at least 0, got {node.value!r}")
     return value
 
 
