@@ -22,11 +22,17 @@ def _repository(request: Request) -> str | None:
     return params.text_filter(request.query_params, "repository")
 
 
-def _pulls(request: Request, span: Window) -> pull_stats.PullFilter:
-    """The pull filter of the request, reading the rollup that answers its window."""
+def pull_filter(request: Request, span: Window, repository: str | None) -> pull_stats.PullFilter:
+    """Pulls of ``span`` (one repository's or all), read from the table that answers the
+    window (``rollups.grain``: minutes, or the hourly or daily rollups). A series asks
+    ``params.step(query, span, wanted.grain)`` for its step."""
     retention = request.state.settings.retention
     grain = rollups.grain(span, request.state.clock(), retention)
-    return pull_stats.PullFilter(span, _repository(request), grain)
+    return pull_stats.PullFilter(span, repository, grain)
+
+
+def _pulls(request: Request, span: Window) -> pull_stats.PullFilter:
+    return pull_filter(request, span, _repository(request))
 
 
 def _series_page(request: Request) -> PageRequest:
