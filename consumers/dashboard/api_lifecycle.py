@@ -15,7 +15,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from consumers import lifecycle
-from consumers.dashboard import params
+from consumers.dashboard import api_load, params
 from consumers.dashboard.lifecycle_json import jsonable
 from consumers.dashboard.pagination import PageRequest, page_body
 from consumers.dashboard.params import as_utc, iso
@@ -66,14 +66,15 @@ async def repository_lifecycle(request: Request) -> Response:
     name, query = request.path_params["name"], request.query_params
     page = PageRequest.from_query(query)
     span = params.window(query, request.state.clock, SERIES_RANGE)
-    step, now = params.step(query, span), as_utc(request.state.clock())
+    wanted = api_load.pull_filter(request, span, name)  # long windows read the rollups
+    step, now = params.step(query, span, wanted.grain), as_utc(request.state.clock())
     async with request.state.engine.connect() as conn:
         if not await inventory.repository_exists(conn, name):
             raise HTTPException(404, f"no repository {name!r}")
         tags = await lifecycle.tag_facts(conn, name, now)
         manifests = await lifecycle.manifest_facts(conn, name)
         held = await lifecycle.repository_storage(conn, name)
-        points = await load.points(conn, span, step, name)
+        points = await load.points(conn, wanted, step)
         down = await downtime.pipeline_down(conn, span, now)
     tags.sort(key=lambda t: (-t.last_pushed_at.timestamp(), t.tag))
     manifests.sort(key=lambda m: (-m.last_pushed_at.timestamp(), m.digest))

@@ -22,6 +22,7 @@ from consumers.dashboard.limits import RequestLimits
 from consumers.lifecycle.settings import registry_settings
 from consumers.registry_api import RegistrySettings
 from consumers.settings import DEFAULT_DATABASE_URL
+from consumers.store.retention import RetentionSettings
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8090
@@ -43,6 +44,7 @@ class DashboardSettings:
     tls: ServerTLS = field(default_factory=lambda: ServerTLS(variables=DASHBOARD_TLS))
     limits: RequestLimits = field(default_factory=RequestLimits)
     registry: RegistrySettings | None = None
+    retention: RetentionSettings = field(default_factory=RetentionSettings)  # which rollup answers
 
     @classmethod
     def from_environ(
@@ -64,6 +66,7 @@ class DashboardSettings:
             tls=tls,
             limits=RequestLimits.from_environ(env),
             registry=registry_settings(env) if env.text("REGISTRY_URL") else None,
+            retention=RetentionSettings.from_environ(env),
         )
         settings.check()
         return settings
