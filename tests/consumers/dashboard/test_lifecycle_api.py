@@ -130,6 +130,11 @@ async def check_policy_errors(client: httpx.AsyncClient) -> None:
     assert empty.status_code == 400 and "empty" in empty.json()["detail"]
     latin = await client.post("/api/v1/lifecycle/cleanup/preview", content="rules: [é]".encode("latin-1"))
     assert (latin.status_code, latin.json()["detail"]) == (400, "the policy: not UTF-8 text")
+    aliases = ["a0: &a0 [x, x, x, x, x, x, x, x, x]"]  # nine to the ninth if anything expanded them
+    aliases += [f"a{n}: &a{n} [{', '.join([f'*a{n - 1}'] * 9)}]" for n in range(1, 9)]
+    bomb = "\n".join([*aliases, f"rules: [{', '.join(['*a8'] * 9)}]"])
+    exploded = await client.post("/api/v1/lifecycle/cleanup/preview", content=bomb)
+    assert exploded.status_code == 400 and "rules[8]: must be a mapping" in exploded.json()["detail"]
     huge = await client.post("/api/v1/lifecycle/cleanup/preview", content=b"#" * (64 * 1024 + 1))
     assert huge.status_code == 413 and "at most 65536" in huge.json()["detail"]
 
