@@ -10,6 +10,8 @@
 ``regbridge_consumer_lag{topic,partition}``      records behind the partition's high water
 ``regbridge_consumer_batch_seconds``             time from poll to offset commit, per batch
 ``regbridge_consumer_batch_records``             records per batch
+``regbridge_consumer_pruned_rows_total{table}``  statistics rows dropped by the retention
+``regbridge_consumer_prune_seconds{table}``      how long the table's last prune run took
 ===============================================  ==========================================
 Every metric carries a ``handler`` label (push, pull, other).
 """
@@ -62,6 +64,19 @@ class ConsumerMetrics:
             registry=self.registry,
         )
 
+        self._pruned = Counter(
+            "regbridge_consumer_pruned_rows",
+            "Statistics rows dropped by the retention.",
+            [*labels, "table"],
+            registry=self.registry,
+        )
+        self._prune_seconds = Gauge(
+            "regbridge_consumer_prune_seconds",
+            "Duration of the table's last prune run.",
+            [*labels, "table"],
+            registry=self.registry,
+        )
+
     def labelled(self, handler: str) -> ConsumerMetrics:
         """The same collectors and registry, reporting under another ``handler`` label, so one
         process can serve several runners (the relay runs one per subscription)."""
@@ -87,6 +102,10 @@ class ConsumerMetrics:
     def batch(self, seconds: float, records: int) -> None:
         self._batch.labels(self.handler).observe(seconds)
         self._size.labels(self.handler).observe(records)
+
+    def pruned(self, table: str, rows: int, seconds: float) -> None:
+        self._pruned.labels(self.handler, table).inc(rows)
+        self._prune_seconds.labels(self.handler, table).set(seconds)
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

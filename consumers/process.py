@@ -9,6 +9,7 @@ signal cancels the process.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import logging
 import signal
@@ -24,6 +25,7 @@ from consumers.metrics_server import MetricsServer
 from consumers.rebalance import CommitOnRevoke
 from consumers.runner import ACK_POLICY, BatchLoop, StopRequest, StoreSink, TransientRetry
 from consumers.runner.heartbeat import Clock, now_utc
+from consumers.runner.pruning import StatisticsPruner
 from consumers.settings import ConsumerSettings
 from consumers.store.engine import create_engine, redacted
 from consumers.store.startup import open_store
@@ -83,6 +85,9 @@ class ConsumerProcess:
             max_attempts=settings.max_attempts,
             dedup_retention_hours=settings.dedup_retention_hours,
             clock=clock,
+        )
+        self.pruner = StatisticsPruner(
+            self.handler.name, self.engine, settings.retention, self.metrics, clock=clock
         )
         self.loop = BatchLoop(settings.loop, sink, self.consumer, dlq, self.metrics, self.stop, self.retrying)
         self.server = MetricsServer(
@@ -155,9 +160,13 @@ class ConsumerProcess:
             await self.retrying("dead-letter producer start", self.producer.start)
             self.consumer.subscribe(self.settings.topics, listener=CommitOnRevoke(self.loop.commit_in_flight))
             await self.retrying("consumer start", self.consumer.start)
+            pruning = asyncio.create_task(self.pruner.run(self.stop))
             try:
                 await self.loop.run()
             finally:
+                pruning.cancel()  # a delete batch in flight rolls back: harmless
+                with contextlib.suppress(asyncio.CancelledError):
+                    await pruning
                 await self.consumer.stop()  # leaves the group before the producer goes
         finally:
             await self.server.stop()

@@ -14,6 +14,7 @@ from common.retry import Backoff
 from consumers.handlers import OBSERVERS
 from consumers.handlers.base import HandlerOptions
 from consumers.runner.loop import LoopSettings
+from consumers.store.retention import RetentionSettings
 
 DEFAULT_DATABASE_URL = "sqlite:///./var/registry.db"
 DEFAULT_METRICS_PORTS = {"push": 9465, "pull": 9466, "other": 9467}
@@ -43,6 +44,7 @@ class ConsumerSettings:
     fetch_stale_s: float = 15.0  # see LoopSettings; tests shorten it
     migrate_on_start: bool = True
     store_start_timeout_s: float = 60.0
+    retention: RetentionSettings = field(default_factory=RetentionSettings)
     ignore_useragents: tuple[str, ...] = ()  # globs; only the pull handler reads them
     log: LogSettings = field(default_factory=LogSettings)
 
@@ -113,6 +115,7 @@ def load(handler: str, environ: Environ | None = None) -> ConsumerSettings:
         health_stale_s=env.number("CONSUMER_HEALTH_STALE_SECONDS", 60.0, minimum=1.0),
         migrate_on_start=env.flag("CONSUMER_MIGRATE_ON_START", True),
         store_start_timeout_s=env.number("STORE_START_TIMEOUT_SECONDS", 60.0, minimum=0.0),
+        retention=RetentionSettings.from_environ(env),
         ignore_useragents=env.items("LIFECYCLE_IGNORE_USERAGENTS"),
         log=LogSettings.from_environ(env),
     )

@@ -28,6 +28,7 @@ CASES = [(name, "LOG_LEVEL", "verbose") for name in COMMANDS]
 CASES += [(name, "LOG_FORMAT", "xml") for name in COMMANDS]
 CASES += [(name, port, "eighty") for name, (_, port) in COMMANDS.items() if port]
 CASES += [(name, "KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:abc") for name in ("serve", "run pull", "run relay")]
+CASES += [(name, "RETENTION_HOURLY_DAYS", "7") for name in ("run pull", "run push", "run other", "dashboard")]
 
 
 def good_env(tmp_path: Path) -> dict[str, str]:

@@ -8,7 +8,7 @@ from starlette.responses import JSONResponse, Response
 from consumers.dashboard import params
 from consumers.dashboard.pagination import PageRequest, page_body
 from consumers.dashboard.params import MAX_BUCKETS, Window
-from consumers.dashboard.queries import downtime, inventory, load
+from consumers.dashboard.queries import downtime, inventory, load, rollups
 from consumers.dashboard.queries import pulls as pull_stats
 from consumers.dashboard.queries import pushes as push_stats
 from consumers.dashboard.queries.audit import AuditFilter, counts_by_action
@@ -20,6 +20,19 @@ def _window(request: Request) -> Window:
 
 def _repository(request: Request) -> str | None:
     return params.text_filter(request.query_params, "repository")
+
+
+def pull_filter(request: Request, span: Window, repository: str | None) -> pull_stats.PullFilter:
+    """Pulls of ``span`` (one repository's or all), read from the table that answers the
+    window (``rollups.grain``: minutes, or the hourly or daily rollups). A series asks
+    ``params.step(query, span, wanted.grain)`` for its step."""
+    retention = request.state.settings.retention
+    grain = rollups.grain(span, request.state.clock(), retention)
+    return pull_stats.PullFilter(span, repository, grain)
+
+
+def _pulls(request: Request, span: Window) -> pull_stats.PullFilter:
+    return pull_filter(request, span, _repository(request))
 
 
 def _series_page(request: Request) -> PageRequest:
@@ -50,7 +63,7 @@ async def summary(request: Request) -> Response:
         $ref: '#/components/responses/BadQuery'
     """
     span, repository = _window(request), _repository(request)
-    wanted = pull_stats.PullFilter(span, repository)
+    wanted = _pulls(request, span)
     async with request.state.engine.connect() as conn:
         pulled = await pull_stats.totals(conn, wanted)
         pushed = await push_stats.totals(conn, span, repository)
@@ -98,9 +111,10 @@ async def load_series(request: Request) -> Response:
         $ref: '#/components/responses/BadQuery'
     """
     span = _window(request)
-    step, page = params.step(request.query_params, span), _series_page(request)
+    wanted = _pulls(request, span)
+    step, page = params.step(request.query_params, span, wanted.grain), _series_page(request)
     async with request.state.engine.connect() as conn:
-        found = await load.points(conn, span, step, _repository(request))
+        found = await load.points(conn, wanted, step)
         down = await downtime.pipeline_down(conn, span, request.state.clock())
     rows = found[page.offset : page.offset + page.fetch]
     return JSONResponse(page_body(rows, page, window=span.as_json(), step=step, pipeline_down=down))
@@ -126,9 +140,10 @@ async def pull_series(request: Request) -> Response:
         $ref: '#/components/responses/BadQuery'
     """
     span = _window(request)
-    step, page = params.step(request.query_params, span), _series_page(request)
+    wanted = _pulls(request, span)
+    step, page = params.step(request.query_params, span, wanted.grain), _series_page(request)
     async with request.state.engine.connect() as conn:
-        found = await pull_stats.series(conn, pull_stats.PullFilter(span, _repository(request)), step)
+        found = await pull_stats.series(conn, wanted, step)
     zero = dict.fromkeys((*pull_stats.COUNTERS, "requests"), 0)
     starts = params.bucket_starts(span, step)[page.offset : page.offset + page.fetch]
     rows = [{"time": params.iso(start), **found.get(start, zero)} for start in starts]
@@ -158,8 +173,7 @@ async def top_images(request: Request) -> Response:
     span, page = _window(request), PageRequest.from_query(request.query_params)
     by = params.choice(request.query_params, "by", ("repository", "reference"), "repository")
     async with request.state.engine.connect() as conn:
-        wanted = pull_stats.PullFilter(span, _repository(request))
-        rows = await pull_stats.top_images(conn, wanted, page, by_reference=by == "reference")
+        rows = await pull_stats.top_images(conn, _pulls(request, span), page, by_reference=by == "reference")
     return JSONResponse(page_body(rows, page, window=span.as_json()))
 
 
@@ -181,5 +195,5 @@ async def top_clients(request: Request) -> Response:
     """
     span, page = _window(request), PageRequest.from_query(request.query_params)
     async with request.state.engine.connect() as conn:
-        rows = await pull_stats.top_clients(conn, pull_stats.PullFilter(span, _repository(request)), page)
+        rows = await pull_stats.top_clients(conn, _pulls(request, span), page)
     return JSONResponse(page_body(rows, page, window=span.as_json()))

@@ -100,16 +100,23 @@ def window(query: Mapping[str, str], clock: Clock, default_range: str = DEFAULT_
     return Window(since=since, until=until)
 
 
-def step(query: Mapping[str, str], span: Window) -> str:
-    """``minute``, ``hour`` or ``day``; by default the finest that fits in MAX_BUCKETS."""
+def step(query: Mapping[str, str], span: Window, finest: str = "minute") -> str:
+    """``minute``, ``hour`` or ``day``; by default the finest that fits in MAX_BUCKETS and
+    is not finer than ``finest`` (the buckets the store still keeps for this window)."""
     name = query.get("step", "").strip()
+    allowed = list(STEPS)[list(STEPS).index(finest) :]
     if not name:
-        name = next(s for s in STEPS if (span.until - span.since) / STEPS[s] <= MAX_BUCKETS or s == "day")
+        name = next(s for s in allowed if (span.until - span.since) / STEPS[s] <= MAX_BUCKETS or s == "day")
     if name not in STEPS:
         raise BadQuery(f"step={name!r} is not one of {', '.join(STEPS)}")
     if (span.until - span.since) / STEPS[name] > MAX_BUCKETS:
         raise BadQuery(
             f"step={name} gives more than {MAX_BUCKETS} buckets for this window; use a coarser step"
+        )
+    if name not in allowed:
+        raise BadQuery(
+            f"step={name}: the store no longer keeps {name} buckets for this window "
+            f"(REGBRIDGE_RETENTION_* pruned them); use step={finest} or coarser"
         )
     return name
 

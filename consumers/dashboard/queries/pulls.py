@@ -1,4 +1,5 @@
-"""Pull statistics: sums of the per-minute ``pulls`` and ``pull_clients`` buckets.
+"""Pull statistics: sums of the ``pulls`` and ``pull_clients`` buckets, or of their hourly
+and daily rollups for long or old windows (``PullFilter.grain``, see ``rollups``).
 
 Counters, as the pull handler stores them:
 
@@ -22,9 +23,16 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from consumers.dashboard.pagination import PageRequest
 from consumers.dashboard.params import Window, as_utc, iso
 from consumers.dashboard.queries.buckets import bucket, bucket_time, within
-from consumers.store.tables import pull_clients, pulls
+from consumers.store.tables import pull_clients, pull_clients_daily, pulls, pulls_daily, pulls_hourly
 
 COUNTERS = ("manifest_gets", "manifest_heads", "blob_gets", "blob_heads", "bytes")
+PULL_TABLES = {"minute": pulls, "hour": pulls_hourly, "day": pulls_daily}
+CLIENT_TABLES = {"minute": pull_clients, "hour": pull_clients_daily, "day": pull_clients_daily}
+
+
+def time_column(table: Table) -> ColumnElement[datetime]:
+    """The bucket start: the first column of every statistics table's primary key."""
+    return next(iter(table.primary_key.columns))
 
 
 def _sums(table: Table) -> list[ColumnElement[Any]]:
@@ -42,9 +50,18 @@ def _counts(row: Any) -> dict[str, int]:
 class PullFilter:
     window: Window
     repository: str | None = None
+    grain: str = "minute"  # which tables answer (``rollups.grain``)
+
+    @property
+    def pulls(self) -> Table:
+        return PULL_TABLES[self.grain]
+
+    @property
+    def clients(self) -> Table:
+        return CLIENT_TABLES[self.grain]
 
     def on(self, table: Table) -> list[ColumnElement[bool]]:
-        found = [within(table.c.minute, self.window)]
+        found = [within(time_column(table), self.window)]
         if self.repository is not None:
             found.append(table.c.repository == self.repository)
         return found
@@ -52,19 +69,22 @@ class PullFilter:
 
 async def totals(conn: AsyncConnection, wanted: PullFilter) -> dict[str, int]:
     """The counters summed over the window."""
-    row = (await conn.execute(select(*_sums(pulls)).where(*wanted.on(pulls)))).mappings().one()
+    table = wanted.pulls
+    row = (await conn.execute(select(*_sums(table)).where(*wanted.on(table)))).mappings().one()
     return _counts(row)
 
 
 async def active_repositories(conn: AsyncConnection, wanted: PullFilter) -> int:
-    query = select(func.count(func.distinct(pulls.c.repository))).where(*wanted.on(pulls))
+    table = wanted.pulls
+    query = select(func.count(func.distinct(table.c.repository))).where(*wanted.on(table))
     return int((await conn.execute(query)).scalar_one())
 
 
 async def series(conn: AsyncConnection, wanted: PullFilter, step: str) -> dict[datetime, dict[str, int]]:
     """Counters per ``step`` bucket that has any; empty buckets are absent."""
-    start = bucket(conn.dialect.name, step, pulls.c.minute).label("bucket")
-    query = select(start, *_sums(pulls)).where(*wanted.on(pulls)).group_by(start)
+    table = wanted.pulls
+    start = bucket(conn.dialect.name, step, time_column(table)).label("bucket")
+    query = select(start, *_sums(table)).where(*wanted.on(table)).group_by(start)
     result = await conn.execute(query)
     return {bucket_time(row["bucket"]): _counts(row) for row in result.mappings()}
 
@@ -73,12 +93,13 @@ async def top_images(
     conn: AsyncConnection, wanted: PullFilter, page: PageRequest, by_reference: bool
 ) -> list[dict[str, Any]]:
     """Most image pulls first (then most requests); per repository or per reference."""
-    keys = [pulls.c.repository, *([pulls.c.reference] if by_reference else [])]
-    sums = _sums(pulls)
-    last = func.max(pulls.c.last_pulled_at).label("last_pulled_at")
+    table = wanted.pulls
+    keys = [table.c.repository, *([table.c.reference] if by_reference else [])]
+    sums = _sums(table)
+    last = func.max(table.c.last_pulled_at).label("last_pulled_at")
     query = (
         select(*keys, *sums, last)
-        .where(*wanted.on(pulls))
+        .where(*wanted.on(table))
         .group_by(*keys)
         .order_by(sums[0].desc(), sums[-1].desc(), *keys)
         .limit(page.fetch)
@@ -90,7 +111,7 @@ async def top_images(
 
 async def top_clients(conn: AsyncConnection, wanted: PullFilter, page: PageRequest) -> list[dict[str, Any]]:
     """The clients (actor, address, user agent) with the most pull requests."""
-    c = pull_clients
+    c = wanted.clients
     keys = [c.c.actor, c.c.client_addr, c.c.useragent]
     sums = _sums(c)
     last = func.max(c.c.last_pulled_at).label("last_pulled_at")

@@ -1,0 +1,202 @@
+"""Retention of the statistics: how long each time-bucketed table keeps its rows, and the
+pruning that drops the expired ones in bounded batches.
+
+=====================  ===========================================  ===================
+retention (days)       tables                                       written by
+=====================  ===========================================  ===================
+``minute_days`` 14     ``pulls``, ``pull_clients``                  ``pull``
+``hourly_days`` 400    ``pulls_hourly``                             ``pull``
+``daily_days`` 0       ``pulls_daily``, ``pull_clients_daily``,     ``pull``, ``push``
+                       ``pushes`` (no coarser table: it is its
+                       own rollup)
+``audit_days`` 0       ``audit_log`` (by ``occurred_at``)           ``other``
+=====================  ===========================================  ===================
+
+0 keeps rows forever. A bucket goes once it lies wholly before ``now - days``: the cutoff
+is the start of the bucket holding ``now - days``, and rows whose bucket starts before it
+are deleted (the bucket at the cutoff is kept). The coarser tables must keep at least as
+long as the finer ones (:meth:`RetentionSettings.check`), so that a dashboard range the
+minute rows no longer cover always finds an hourly or daily rollup.
+
+:func:`prune` deletes at most ``batch_rows`` rows per transaction, chosen by key in the
+order of the time bucket (every primary key starts with it; SQLite deletes by ``rowid``),
+commits, yields to the event loop, and stops at the first batch that deletes fewer: no
+lock is held longer than one batch. ``processed_events`` is not a statistic: it is the
+idempotency table, pruned by the store sink after ``REGBRIDGE_CONSUMER_DEDUP_RETENTION_HOURS``
+(:mod:`consumers.store.processed`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import ColumnElement, Table, delete, literal_column, select, tuple_
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from common.environ import PREFIX, ConfigError, Environ
+from consumers.store.tables import (
+    audit_log,
+    pull_clients,
+    pull_clients_daily,
+    pulls,
+    pulls_daily,
+    pulls_hourly,
+    pushes,
+)
+
+DEFAULT_BATCH_ROWS = 5000
+DEFAULT_INTERVAL_S = 600.0
+VARIABLES = {
+    "minute": "RETENTION_MINUTE_DAYS",
+    "hour": "RETENTION_HOURLY_DAYS",
+    "day": "RETENTION_DAILY_DAYS",
+    "audit": "RETENTION_AUDIT_DAYS",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class RetentionSettings:
+    """Days each class of table keeps (0: forever), the rows per delete, how often."""
+
+    minute_days: int = 14
+    hourly_days: int = 400
+    daily_days: int = 0
+    audit_days: int = 0
+    batch_rows: int = DEFAULT_BATCH_ROWS
+    interval_s: float = DEFAULT_INTERVAL_S
+
+    @classmethod
+    def from_environ(cls, env: Environ) -> RetentionSettings:
+        settings = cls(
+            minute_days=env.integer(VARIABLES["minute"], 14, minimum=0),
+            hourly_days=env.integer(VARIABLES["hour"], 400, minimum=0),
+            daily_days=env.integer(VARIABLES["day"], 0, minimum=0),
+            audit_days=env.integer(VARIABLES["audit"], 0, minimum=0),
+            batch_rows=env.integer("RETENTION_BATCH_ROWS", DEFAULT_BATCH_ROWS, minimum=1),
+            interval_s=env.number("RETENTION_INTERVAL_SECONDS", DEFAULT_INTERVAL_S, minimum=1.0),
+        )
+        settings.check()
+        return settings
+
+    def days(self, grain: str) -> int:
+        """The retention of ``grain`` (``minute``, ``hour``, ``day``, ``audit``)."""
+        return {
+            "minute": self.minute_days,
+            "hour": self.hourly_days,
+            "day": self.daily_days,
+            "audit": self.audit_days,
+        }[grain]
+
+    def check(self) -> None:
+        """A coarser rollup keeps at least as long as the finer one (0 is the longest)."""
+        for finer, coarser in (("minute", "hour"), ("hour", "day")):
+            if _shorter(self.days(coarser), self.days(finer)):
+                raise ConfigError(
+                    f"{PREFIX}{VARIABLES[coarser]}={self.days(coarser)} is shorter than "
+                    f"{PREFIX}{VARIABLES[finer]}={self.days(finer)}: the dashboard's long ranges "
+                    "read the coarser rollup, which must keep at least as long (0 keeps forever)"
+                )
+
+    def keeps(self, grain: str, since: datetime, now: datetime) -> bool:
+        """Whether ``grain``'s rows still cover everything from ``since`` on."""
+        days = self.days(grain)
+        return days == 0 or since >= now - timedelta(days=days)
+
+
+def _shorter(days: int, than: int) -> bool:
+    if days == 0:
+        return False
+    return than == 0 or days < than
+
+
+@dataclass(frozen=True, slots=True)
+class Expiry:
+    """One table that expires: its rows go by ``column`` (a bucket start or a time)."""
+
+    table: Table
+    grain: str  # minute, hour, day (bucket grains) or audit
+
+    @property
+    def column(self) -> ColumnElement[datetime]:
+        if self.table is audit_log:
+            return audit_log.c.occurred_at
+        return next(iter(self.table.primary_key.columns))
+
+    def cutoff(self, settings: RetentionSettings, now: datetime) -> datetime | None:
+        """Rows before this go; None when the table keeps forever."""
+        days = settings.days(self.grain)
+        if days == 0:
+            return None
+        return floor(now - timedelta(days=days), self.grain)
+
+
+def floor(moment: datetime, grain: str) -> datetime:
+    """The start of ``grain``'s bucket holding ``moment`` (``audit``: the moment itself)."""
+    if grain == "minute":
+        return moment.replace(second=0, microsecond=0)
+    if grain == "hour":
+        return moment.replace(minute=0, second=0, microsecond=0)
+    if grain == "day":
+        return moment.replace(hour=0, minute=0, second=0, microsecond=0)
+    return moment
+
+
+EXPIRING: dict[str, tuple[Expiry, ...]] = {
+    "pull": (
+        Expiry(pulls, "minute"),
+        Expiry(pull_clients, "minute"),
+        Expiry(pulls_hourly, "hour"),
+        Expiry(pulls_daily, "day"),
+        Expiry(pull_clients_daily, "day"),
+    ),
+    "push": (Expiry(pushes, "day"),),
+    "other": (Expiry(audit_log, "audit"),),
+}
+"""The tables each handler writes, hence prunes."""
+
+
+@dataclass(frozen=True, slots=True)
+class Pruned:
+    table: str
+    rows: int
+    batches: int
+    seconds: float
+
+
+async def delete_batch(connection: AsyncConnection, expiry: Expiry, before: datetime, limit: int) -> int:
+    """Delete at most ``limit`` of the oldest rows before ``before``; returns how many."""
+    table, column = expiry.table, expiry.column
+    if connection.dialect.name == "sqlite":
+        rowid: ColumnElement[int] = literal_column("rowid")
+        chosen = select(rowid).select_from(table).where(column < before).order_by(column).limit(limit)
+        statement = delete(table).where(rowid.in_(chosen.scalar_subquery()))
+    else:
+        key = list(table.primary_key.columns)
+        picked = select(*key).where(column < before).order_by(column).limit(limit)
+        statement = delete(table).where(tuple_(*key).in_(picked))
+    result = await connection.execute(statement)
+    return int(result.rowcount)
+
+
+async def prune(
+    engine: AsyncEngine,
+    expiry: Expiry,
+    before: datetime,
+    batch_rows: int,
+    *,
+    pause: Callable[[], Awaitable[None]] = lambda: asyncio.sleep(0),
+) -> Pruned:
+    """Delete every row of ``expiry`` before ``before``, ``batch_rows`` per transaction."""
+    started, rows, batches = time.perf_counter(), 0, 0
+    while True:
+        async with engine.begin() as connection:
+            gone = await delete_batch(connection, expiry, before, batch_rows)
+        rows, batches = rows + gone, batches + 1
+        if gone < batch_rows:
+            break
+        await pause()
+    return Pruned(expiry.table.name, rows, batches, time.perf_counter() - started)
