@@ -1,5 +1,7 @@
 """The JSON API's routes. Handlers parse the query, run one query module and answer
-JSON; each handler's docstring is its OpenAPI operation (YAML)."""
+JSON; each handler's docstring is its OpenAPI operation (YAML). A route needs viewer to
+read and admin for any other method unless the list declares it otherwise: the cleanup's
+preview is a POST that only reads (viewer), its apply deletes (admin)."""
 
 from __future__ import annotations
 
@@ -8,7 +10,16 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from consumers.dashboard import api_activity, api_inventory, api_load, api_reconcile, api_sources
+from consumers.dashboard import (
+    api_activity,
+    api_cleanup,
+    api_inventory,
+    api_lifecycle,
+    api_load,
+    api_reconcile,
+    api_sources,
+)
+from consumers.dashboard.access import admin, viewer
 from consumers.dashboard.queries import changes as store_changes
 from consumers.store.tables import repositories
 
@@ -66,5 +77,10 @@ def routes() -> list[BaseRoute]:
         Route(PREFIX + "/repositories", api_inventory.repositories, methods=["GET"]),
         Route(repo + "/tags", api_inventory.repository_tags, methods=["GET"]),
         Route(repo + "/manifests", api_inventory.repository_manifests, methods=["GET"]),
+        Route(repo + "/lifecycle", api_lifecycle.repository_lifecycle, methods=["GET"]),
         Route(repo, api_inventory.repository, methods=["GET"]),
+        Route(PREFIX + "/lifecycle/stale", api_lifecycle.stale_images, methods=["GET"]),
+        Route(PREFIX + "/lifecycle/storage", api_lifecycle.storage_overview, methods=["GET"]),
+        viewer(Route(PREFIX + "/lifecycle/cleanup/preview", api_cleanup.cleanup_preview, methods=["POST"])),
+        admin(Route(PREFIX + "/lifecycle/cleanup/apply", api_cleanup.cleanup_apply, methods=["POST"])),
     ]

@@ -90,8 +90,10 @@ BASE: dict[str, Any] = {
     "info": {
         "title": "registry-kafka-bridge dashboard API",
         "version": "1",
-        "description": "Read-only views of the consumers' store: inventory, pull statistics, activity"
-        " and audit log. Every list is paginated with `limit`/`offset`; times are RFC 3339 UTC."
+        "description": "Views of the consumers' store: inventory, pull statistics, activity, audit"
+        " log and the images' lifecycle; and the cleanup of a retention policy (a preview that reads"
+        " only, an apply for admins that deletes through the registry's API). Every list is paginated"
+        " with `limit`/`offset`; times are RFC 3339 UTC."
         " A malformed parameter gets 400, an unknown repository 404, and any endpoint 503"
         " when the store does not answer; each with a JSON `detail`. Every operation needs the role"
         " in its `x-required-role` (viewer for reads, admin for anything that changes state): send"

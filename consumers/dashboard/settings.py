@@ -5,7 +5,9 @@ It reads the consumers' store, so the database comes from ``REGBRIDGE_DATABASE_U
 exactly as for the consumers. Access control (``access``), HTTPS (``tls``,
 ``REGBRIDGE_DASHBOARD_TLS_*``) and the request limits (``limits``) have their own
 dataclasses; :meth:`DashboardSettings.check` refuses an anonymous dashboard on an address
-other than loopback.
+other than loopback. ``registry`` is where the cleanup's apply deletes
+(``REGBRIDGE_REGISTRY_*``, as the reconcile and ``cleanup apply`` read them): None without
+``REGBRIDGE_REGISTRY_URL``, and then only the apply is refused (503).
 """
 
 from __future__ import annotations
@@ -17,6 +19,8 @@ from common.logs import LogSettings
 from common.tls import DASHBOARD_TLS, ServerTLS
 from consumers.dashboard.access import AccessSettings
 from consumers.dashboard.limits import RequestLimits
+from consumers.lifecycle.settings import registry_settings
+from consumers.registry_api import RegistrySettings
 from consumers.settings import DEFAULT_DATABASE_URL
 from consumers.store.retention import RetentionSettings
 
@@ -39,6 +43,7 @@ class DashboardSettings:
     access: AccessSettings = field(default_factory=AccessSettings)
     tls: ServerTLS = field(default_factory=lambda: ServerTLS(variables=DASHBOARD_TLS))
     limits: RequestLimits = field(default_factory=RequestLimits)
+    registry: RegistrySettings | None = None
     retention: RetentionSettings = field(default_factory=RetentionSettings)  # which rollup answers
 
     @classmethod
@@ -60,6 +65,7 @@ class DashboardSettings:
             access=AccessSettings.from_environ(env, tls=tls.enabled),
             tls=tls,
             limits=RequestLimits.from_environ(env),
+            registry=registry_settings(env) if env.text("REGISTRY_URL") else None,
             retention=RetentionSettings.from_environ(env),
         )
         settings.check()

@@ -4,8 +4,8 @@
   (source ``push``);
 * a manifest push (image, OCI index, manifest list) → ``manifests``; with a tag, also
   ``tags`` (tag → digest, updated at/by) and, when the tag moves to another digest,
-  ``tag_history`` (:mod:`consumers.store.tag_history`). The registry notifies a tagged push before it
-  writes the tag (distribution#2625): readers should resolve by digest;
+  ``tag_history`` (:mod:`consumers.store.tag_history`). The registry notifies a tagged
+  push before it writes the tag (distribution#2625): readers should resolve by digest;
 * every push → ``repositories`` (first seen, last event, last push and pusher, the
   source kind), and one more in the ``pushes`` bucket of its minute, repository and kind
   (manifest or blob), with its size: the exact pushes per minute, re-pushes included.

@@ -14,8 +14,9 @@ changed since the plan:
 
 A 405 (deletes disabled, distribution's default) stops at once: nothing after it is
 tried, and the summary says what was deleted before. So does a registry that cannot be
-reached or refuses the credentials. A 403 or another unexpected answer fails that entry
-and the apply goes on. One log line per entry; :class:`ApplySummary` is the end.
+reached or refuses the credentials, and a store that cannot be read (no re-check, no
+delete). A 403 or another unexpected answer fails that entry and the apply goes on. One
+log line per entry; :class:`ApplySummary` is the end.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import and_, select
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from consumers.lifecycle.plan import Deletion, Plan
@@ -147,7 +149,11 @@ def _log(entry: Deletion, result: str, reason: str) -> None:
 
 
 async def _one(entry: Deletion, client: RegistryClient, engine: AsyncEngine) -> tuple[str, str]:
-    changed = await store_change(engine, entry)
+    try:
+        changed = await store_change(engine, entry)
+    except (SQLAlchemyError, OSError) as exc:  # nothing is deleted without the store's re-check
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise Stop(f"the store cannot be read: {first[:300]}") from None
     if changed:
         return SKIPPED, changed
     try:

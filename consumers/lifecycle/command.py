@@ -30,7 +30,6 @@ import click
 import orjson
 
 from common.cli import CONFIG_ERROR_EXIT
-from common.contract import CLEANUP_USER_AGENT
 from common.environ import Environ
 from common.logs import LogSettings, configure_logging
 from consumers.lifecycle.apply import ApplySummary, apply_plan
@@ -38,6 +37,7 @@ from consumers.lifecycle.plan import Plan
 from consumers.lifecycle.planfile import human_bytes, plan_json, plan_table, read_plan, write_plan
 from consumers.lifecycle.policy import Policy, load_policy
 from consumers.lifecycle.preview import preview
+from consumers.lifecycle.settings import registry_settings
 from consumers.registry_api import RegistryClient, RegistrySettings
 from consumers.relay.process import quiet_http_logs
 from consumers.settings import DEFAULT_DATABASE_URL
@@ -45,23 +45,12 @@ from consumers.store.engine import create_engine
 from consumers.store.startup import check_schema, explained
 
 PROGRAM = "registry-consumer"
-DEFAULT_MAX_RPS = 5.0
 
 
 def store_url(env: Environ) -> str:
     """The store's URL; the log settings are read (and used, on stderr) here too."""
     configure_logging(LogSettings.from_environ(env), stream=sys.stderr)
     return env.text("DATABASE_URL", DEFAULT_DATABASE_URL)
-
-
-def registry_settings(env: Environ) -> RegistrySettings:
-    """The registry as the reconcile reaches it, one request at a time, at the cleanup's rate."""
-    return RegistrySettings.from_environ(
-        env,
-        user_agent=CLEANUP_USER_AGENT,
-        concurrency=1,
-        max_rps=env.number("CLEANUP_MAX_RPS", DEFAULT_MAX_RPS, minimum=0.0),
-    )
 
 
 async def make_plan_from_store(database_url: str, policy: Policy, now: datetime) -> Plan:

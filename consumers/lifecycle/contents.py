@@ -109,14 +109,14 @@ def _is_index(found: Contents, digest: str) -> bool:
 
 
 async def _add_contents(conn: AsyncConnection, found: Contents, query: Select[Any]) -> None:
-    for digest, kind, size, blobs_size, subject in await conn.execute(query):
+    for digest, kind, size, blobs_size, subject in (await conn.execute(query)).all():
         found.of[digest] = Content(kind, size, blobs_size, subject)
 
 
 async def _add_children(conn: AsyncConnection, found: Contents, query: Select[Any]) -> set[str]:
     """Adds the children; returns the child digests seen."""
     seen: set[str] = set()
-    for index, child in await conn.execute(query):
+    for index, child in (await conn.execute(query)).all():
         found.children.setdefault(index, []).append(child)
         seen.add(child)
     return seen
@@ -131,5 +131,5 @@ async def _add_blobs(conn: AsyncConnection, found: Contents, live: Any, direct: 
     others = sorted(d for d, content in found.of.items() if content.kind == "image" and d not in direct)
     queries += [select(*columns).where(b.manifest_digest.in_(part)) for part in chunks(others, 1000)]
     for query in queries:
-        for manifest, blob, size in await conn.execute(query):
+        for manifest, blob, size in (await conn.execute(query)).all():
             found.blobs.setdefault(manifest, []).append((blob, size))

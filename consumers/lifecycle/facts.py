@@ -45,6 +45,9 @@ class _Last:
         return _Last(_latest(self.get, other.get), _latest(self.head, other.head))
 
 
+_NEVER = _Last()
+
+
 @dataclass(frozen=True, slots=True)
 class _LiveTag:
     repository: str
@@ -89,7 +92,7 @@ async def manifest_facts(conn: AsyncConnection, repository: str | None = None) -
     ).where(m.deleted_at.is_(None))
     if repository is not None:
         query = query.where(m.repository == repository)
-    rows = (await conn.execute(query)).all()
+    rows = (await conn.execute(query.order_by(m.repository, m.last_pushed_at.desc(), m.digest))).all()
     live = {(row.repository, row.digest) for row in rows}
     contents = await load_contents(conn, repository)
     live_tags = await _live_tags(conn, repository)
@@ -105,19 +108,19 @@ async def manifest_facts(conn: AsyncConnection, repository: str | None = None) -
         if by_name is not None:  # pulls by the tag's name count since it points here
             last[key] = last.get(key, _Last()) | by_name.since(tag.since)
     parents = _parents(live, contents)
-    facts = [
-        _manifest(row, contents, tags_of.get(k, []), last.get(k, _Last()), parents.get(k, []))
-        for row in rows
-        for k in [(row.repository, row.digest)]
-    ]
-    facts.sort(key=lambda f: (f.repository, -f.last_pushed_at.timestamp(), f.digest))
-    return facts
+    return [_manifest(row, contents, tags_of, last, parents) for row in rows]
 
 
 def _manifest(
-    row: Any, contents: Contents, tag_names: list[str], last: _Last, parents: list[str]
+    row: Any,
+    contents: Contents,
+    tags_of: dict[Key, list[str]],
+    lasts: dict[Key, _Last],
+    parents_of: dict[Key, list[str]],
 ) -> ManifestFacts:
-    content = contents.of.get(row.digest)
+    key = (row.repository, row.digest)
+    content, last = contents.of.get(row.digest), lasts.get(key, _NEVER)
+    tag_names, parents = tags_of.get(key, ()), parents_of.get(key, ())
     return ManifestFacts(
         repository=row.repository,
         digest=row.digest,
@@ -163,7 +166,7 @@ async def _live_tags(conn: AsyncConnection, repository: str | None) -> list[_Liv
         query = query.where(t.repository == repository)
     return [
         _LiveTag(r.repository, r.tag, r.digest, r.since or r.updated_at, r.updated_at, r.updated_by)
-        for r in await conn.execute(query)
+        for r in (await conn.execute(query)).all()
     ]
 
 
@@ -177,7 +180,8 @@ async def _last_by_digest(conn: AsyncConnection, repository: str | None) -> dict
     if repository is not None:
         query = query.where(p.repository == repository)
     return {
-        (r.repository, r.reference): _Last(r.last_get_at, r.last_head_at) for r in await conn.execute(query)
+        (r.repository, r.reference): _Last(r.last_get_at, r.last_head_at)
+        for r in (await conn.execute(query)).all()
     }
 
 
@@ -191,7 +195,8 @@ async def _last_by_tag(conn: AsyncConnection, repository: str | None) -> dict[Ke
     if repository is not None:
         query = query.where(p.repository == repository)
     return {
-        (r.repository, r.reference): _Last(r.last_get_at, r.last_head_at) for r in await conn.execute(query)
+        (r.repository, r.reference): _Last(r.last_get_at, r.last_head_at)
+        for r in (await conn.execute(query)).all()
     }
 
 
@@ -245,7 +250,7 @@ async def _window_counts(
         d.repository == repository, d.day >= start, d.manifest_gets + d.manifest_heads > 0
     )
     daily: dict[tuple[str, datetime], tuple[int, int]] = {
-        (r.reference, r.day): (r.manifest_gets, r.manifest_heads) for r in await conn.execute(query)
+        (r.reference, r.day): (r.manifest_gets, r.manifest_heads) for r in (await conn.execute(query)).all()
     }
     periods = select(h.tag, h.digest, h.pushed_at, h.replaced_at).where(
         h.repository == repository,
@@ -256,7 +261,7 @@ async def _window_counts(
     for ref, day in daily:
         days_of.setdefault(ref, []).append(day)
     refs = {name: {(name, day) for day in days_of.get(name, [])} for name in names}
-    for period in await conn.execute(periods):
+    for period in (await conn.execute(periods)).all():
         days = refs.get(period.tag)
         if days is None:
             continue

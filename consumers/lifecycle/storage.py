@@ -83,6 +83,7 @@ class BlobGraph:
         self._sizes: list[int] = []
         self._is_manifest: list[bool] = []
         self.refs: dict[Ref, frozenset[int]] = {}
+        self._of: dict[str, list[Ref]] = {}  # repository → its refs
         self.unknown: set[Ref] = set()  # contents never fetched
 
     @classmethod
@@ -110,17 +111,19 @@ class BlobGraph:
         return found
 
     def _add(self, repository: str, digest: str, pushed_size: int | None, contents: Contents) -> None:
-        ids: set[int] = set()
+        ids: list[int] = []
         if digest not in contents.of:
             self.unknown.add((repository, digest))
-            ids.add(self._id(digest, pushed_size, True))
+            ids.append(self._id(digest, pushed_size, True))
+        blob_id = self._id
         for held in contents.closure(digest):
             content = contents.of.get(held)
             if content is None:
                 continue
-            ids.add(self._id(held, content.size if content.size is not None else pushed_size, True))
-            ids.update(self._id(blob, size, False) for blob, size in contents.blobs.get(held, []))
+            ids.append(blob_id(held, content.size if content.size is not None else pushed_size, True))
+            ids.extend(blob_id(blob, size, False) for blob, size in contents.blobs.get(held, ()))
         self.refs[(repository, digest)] = frozenset(ids)
+        self._of.setdefault(repository, []).append((repository, digest))
 
     def _bytes(self, ids: Iterable[int]) -> int:
         sizes = self._sizes
@@ -133,11 +136,11 @@ class BlobGraph:
         return found
 
     def repositories(self) -> list[str]:
-        return sorted({repository for repository, _ in self.refs})
+        return sorted(self._of)
 
     def storage(self, repository: str | None = None) -> RepositoryStorage:
         """One repository's figures, or the registry total (None)."""
-        refs = [ref for ref in self.refs if repository is None or ref[0] == repository]
+        refs = list(self.refs) if repository is None else self._of.get(repository, [])
         ids = self._union(refs)
         return RepositoryStorage(
             repository=repository or TOTAL,
@@ -149,7 +152,7 @@ class BlobGraph:
 
     def repository_bytes(self, repository: str) -> int:
         """Unique blobs and manifests of the repository's live manifests."""
-        return self._bytes(self._union(ref for ref in self.refs if ref[0] == repository))
+        return self._bytes(self._union(self._of.get(repository, [])))
 
     def total_bytes(self) -> int:
         """The registry: every blob and manifest counted once, whatever shares it."""

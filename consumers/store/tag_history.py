@@ -125,7 +125,8 @@ async def _current(connection: AsyncConnection, keys: Sequence[TagKey]) -> dict[
     state: dict[TagKey, _Tag] = {}
     for part in chunks(keys, 500):
         query = select(t.repository, t.tag, t.updated_at).where(tuple_(t.repository, t.tag).in_(part))
-        for repository, tag, updated_at in await connection.execute(query.with_for_update()):
+        locked = query.order_by(t.repository, t.tag).with_for_update()  # in key order: no deadlock between us
+        for repository, tag, updated_at in await connection.execute(locked):
             state[(repository, tag)] = _Tag(updated_at)
     for part in chunks(keys, 500):
         query = select(h.repository, h.tag, h.id, h.digest).where(

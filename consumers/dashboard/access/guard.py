@@ -4,7 +4,9 @@ A route needs, per method, unless it says otherwise:
 * ``viewer`` for GET, HEAD and OPTIONS (reads);
 * ``admin`` for every other method (anything that changes state).
 A route says otherwise in the explicit route list with :func:`admin` (every method needs
-admin) or :func:`public` (no role: the sign-in page, static files, ``/healthz``).
+admin), :func:`viewer` (every method needs viewer: a read that takes its question as a
+body, such as the cleanup preview's policy; its POST still passes the CSRF checks) or
+:func:`public` (no role: the sign-in page, static files, ``/healthz``).
 
 :func:`guarded` wraps every route of the app's list in a :class:`Guard` (``create_app``
 calls it), so a route added to the list without a word about access is covered all the
@@ -68,6 +70,11 @@ Guardable = Route | Mount
 
 def admin(route: Guardable) -> Guardable:
     return _declare(route, Declared(Role.ADMIN))
+
+
+def viewer(route: Guardable) -> Guardable:
+    """Every method needs viewer only: for a POST that reads and changes nothing."""
+    return _declare(route, Declared(Role.VIEWER))
 
 
 def public(route: Guardable, *, session_token: bool = True) -> Guardable:

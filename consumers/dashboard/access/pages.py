@@ -101,14 +101,17 @@ class SignIn:
 
 
 def page_access(request: Request, sessions: Sessions) -> dict[str, str]:
-    """The dashboard page's access placeholders: ``{{CSRF_TOKEN}}``, ``{{ACCESS}}`` (who,
-    and the sign-out button) and ``{{ACCESS_BANNER}}`` (the anonymous warning)."""
+    """The dashboard page's access placeholders: ``{{CSRF_TOKEN}}``, ``{{ROLE}}`` (the
+    user's role, for the scripts: they offer admin actions to admins only; the server
+    decides all the same), ``{{ACCESS}}`` (who, and the sign-out button) and
+    ``{{ACCESS_BANNER}}`` (the anonymous warning)."""
     user = request.user
     token = sessions.csrf_token(request.session)
-    parts = {"{{CSRF_TOKEN}}": html.escape(token), "{{ACCESS}}": "", "{{ACCESS_BANNER}}": ""}
+    parts = {"{{CSRF_TOKEN}}": html.escape(token), "{{ROLE}}": "", "{{ACCESS}}": "", "{{ACCESS_BANNER}}": ""}
     if not isinstance(user, Principal):
         return parts
     role = user.role.value if user.role else "no role"
+    parts["{{ROLE}}"] = user.role.value if user.role else ""
     who = f'<span class="who" id="who">{html.escape(user.name)} · {role}</span>'
     if user.via is Via.ANONYMOUS:
         parts["{{ACCESS_BANNER}}"] = (

@@ -121,19 +121,20 @@ const Charts = (() => {
     return [xs, ...ys];
   }
 
-  function clear(kind) {
-    const old = live.get(kind);
+  function clear(key) {
+    const old = live.get(key);
     if (old) old.destroy();
-    live.delete(kind);
+    live.delete(key);
   }
 
-  /* Draw (or redraw) one chart when it has anything to show; returns whether it had. */
-  function draw(kind, el, load) {
-    clear(kind);
+  /* Draw (or redraw) one chart of a kind when it has anything to show; returns whether it
+     had. `key` names the chart when one kind is drawn in two places (the lifecycle view's). */
+  function draw(kind, el, load, key = kind) {
+    clear(key);
     const data = columns(load, kind);
     const any = data.slice(1).some((ys) => ys.some((y) => y > 0)) || downStretches(load).length > 0;
     el.hidden = !any;
-    if (any) live.set(kind, new uPlot(options(kind, widthOf(el), load), data, el));
+    if (any) live.set(key, new uPlot(options(kind, widthOf(el), load), data, el));
     return any;
   }
 

@@ -1,12 +1,14 @@
 /* The dashboard page: reads the JSON API, fills the tiles, charts and tables,
-   keeps its state (range, repository, refresh) in the URL hash. When it reloads is
-   live.js's business. */
+   keeps its state (view, range, repository, refresh, stale days) in the URL hash. When it
+   reloads is live.js's business; the lifecycle view is lifecycle.js's. */
 "use strict";
 
 (() => {
   const RANGES = ["15m", "1h", "6h", "24h", "7d", "30d"];
   const TOP = 10;
-  const state = { range: "1h", repository: "", refresh: 0, until: "" };
+  const VIEWS = ["load", "lifecycle"];
+  const STALE_DAYS = ["30", "90", "180", "365"];
+  const state = { view: "load", range: "1h", repository: "", refresh: 0, until: "", stale: "90" };
   let loading = false;
   let again = false; // asked for while loading (another repository, say): load once more after
 
@@ -23,6 +25,8 @@
     const params = new URLSearchParams(location.hash.slice(1));
     const byDefault = live.available ? "live" : seconds("refresh-seconds");
     const asked = params.get("refresh");
+    state.view = VIEWS.includes(params.get("view")) ? params.get("view") : "load";
+    state.stale = STALE_DAYS.includes(params.get("stale")) ? params.get("stale") : "90";
     state.range = RANGES.includes(params.get("range")) ? params.get("range") : "1h";
     state.repository = params.get("repository") || "";
     state.until = params.get("until") || "";
@@ -30,11 +34,19 @@
     else state.refresh = asked === "live" ? "live" : Number(asked) || 0;
   }
 
+  /* The hash of the current state, with some of it changed. */
+  function hashOf(changes) {
+    const wanted = { ...state, ...changes };
+    const params = new URLSearchParams({ range: wanted.range, refresh: String(wanted.refresh) });
+    if (wanted.view !== "load") params.set("view", wanted.view);
+    if (wanted.view === "lifecycle" && wanted.stale !== "90") params.set("stale", wanted.stale);
+    if (wanted.repository) params.set("repository", wanted.repository);
+    if (wanted.until) params.set("until", wanted.until);
+    return "#" + params.toString();
+  }
+
   function writeHash() {
-    const params = new URLSearchParams({ range: state.range, refresh: String(state.refresh) });
-    if (state.repository) params.set("repository", state.repository);
-    if (state.until) params.set("until", state.until);
-    history.replaceState(null, "", "#" + params.toString());
+    history.replaceState(null, "", hashOf({}));
   }
 
   function query(extra) {
@@ -102,9 +114,7 @@
   function repoCell(name) {
     const td = cell("");
     const link = document.createElement("a");
-    const params = new URLSearchParams({ range: state.range, refresh: String(state.refresh), repository: name });
-    if (state.until) params.set("until", state.until);
-    link.href = "#" + params.toString();
+    link.href = hashOf({ repository: name });
     link.append(breakable(name));
     link.title = `Show only ${name}`;
     td.append(link);
@@ -195,18 +205,44 @@
     ]);
   }
 
-  function renderRepositories(all, shown) {
+  function renderPicker(all) {
     const select = $("#repository");
     const names = all.items.map((r) => r.name);
     if (state.repository && !names.includes(state.repository)) names.unshift(state.repository);
     select.replaceChildren(new Option("all repositories", ""), ...names.map((n) => new Option(n, n)));
     select.value = state.repository;
+  }
+
+  function renderRepositories(all, shown) {
+    renderPicker(all);
     fillTable($("#repositories"), shown.items, (r) => [
       repoCell(r.name), cell(Format.count(r.tags), "num"), cell(Format.bytes(r.size), "num"),
       cell(Format.when(r.last_pushed_at), "when"),
       cell(r.pulls_reported === false ? `not reported (${r.source})` : Format.count(r.image_pulls_24h), "num"),
     ]);
   }
+
+  async function loadOverview() {
+    const [summary, load, images, clients, pushes, audit, repos, shown] = await Promise.all([
+      getJson(`api/v1/summary?${query({})}`),
+      getJson(`api/v1/load?${query({})}`),
+      getJson(`api/v1/top/images?${query({ limit: TOP })}`),
+      getJson(`api/v1/top/clients?${query({ limit: TOP })}`),
+      getJson(`api/v1/activity?${query({ action: "push", kind: "manifest", limit: TOP })}`),
+      getJson(`api/v1/audit?${query({ limit: TOP })}`),
+      getJson("api/v1/repositories?limit=100"),
+      state.repository ? getJson(`api/v1/repositories?${query({})}`) : null,
+    ]);
+    renderSummary(summary);
+    renderLoad(load);
+    renderTopImages(images);
+    renderTopClients(clients);
+    renderPushes(pushes);
+    renderAudit(audit);
+    renderRepositories(repos, shown || repos);
+  }
+
+  const lifecycle = Lifecycle.create({ $, getJson, fillTable, cell, repoCell, barCell, query, state, renderPicker });
 
   async function refresh() {
     if (loading) {
@@ -218,24 +254,8 @@
     const started = performance.now();
     try {
       const changes = await getJson("api/v1/changes"); // first: a change after it reloads again
-      const [summary, load, images, clients, pushes, audit, repos, shown] = await Promise.all([
-        getJson(`api/v1/summary?${query({})}`),
-        getJson(`api/v1/load?${query({})}`),
-        getJson(`api/v1/top/images?${query({ limit: TOP })}`),
-        getJson(`api/v1/top/clients?${query({ limit: TOP })}`),
-        getJson(`api/v1/activity?${query({ action: "push", kind: "manifest", limit: TOP })}`),
-        getJson(`api/v1/audit?${query({ limit: TOP })}`),
-        getJson("api/v1/repositories?limit=100"),
-        state.repository ? getJson(`api/v1/repositories?${query({})}`) : null,
-      ]);
+      await (state.view === "lifecycle" ? lifecycle.load() : loadOverview());
       live.seen(changes.token, performance.now() - started);
-      renderSummary(summary);
-      renderLoad(load);
-      renderTopImages(images);
-      renderTopClients(clients);
-      renderPushes(pushes);
-      renderAudit(audit);
-      renderRepositories(repos, shown || repos);
       $("#error").hidden = true;
       status.className = "status";
       status.textContent = `updated ${Format.clock(new Date())}${live.mode === "live" ? " · live" : ""}`;
@@ -257,6 +277,12 @@
     for (const button of document.querySelectorAll("#ranges button")) {
       button.setAttribute("aria-pressed", String(button.dataset.range === state.range));
     }
+    for (const button of document.querySelectorAll("#views button")) {
+      button.setAttribute("aria-pressed", String(button.dataset.view === state.view));
+    }
+    $("#load-view").hidden = state.view !== "load";
+    $("#lifecycle-view").hidden = state.view !== "lifecycle";
+    $("#stale-days").value = state.stale;
     const refreshSelect = $("#refresh");
     if (!live.available) refreshSelect.querySelector('option[value="live"]')?.remove();
     if (![...refreshSelect.options].some((o) => o.value === String(state.refresh))) {
@@ -277,6 +303,11 @@
       const range = event.target.dataset && event.target.dataset.range;
       if (range) { state.range = range; changed(); }
     });
+    $("#views").addEventListener("click", (event) => {
+      const view = event.target.dataset && event.target.dataset.view;
+      if (view) { state.view = view; changed(); }
+    });
+    $("#stale-days").addEventListener("change", (event) => { state.stale = event.target.value; changed(); });
     $("#repository").addEventListener("change", (event) => { state.repository = event.target.value; changed(); });
     $("#refresh").addEventListener("change", (event) => {
       state.refresh = event.target.value === "live" ? "live" : Number(event.target.value);

@@ -19,6 +19,8 @@ LISTS = (
     "/api/v1/top/clients",
     "/api/v1/activity",
     "/api/v1/audit",
+    "/api/v1/lifecycle/stale",
+    "/api/v1/lifecycle/storage",
 )
 
 
@@ -34,6 +36,9 @@ async def test_an_empty_store_answers_empty_pages_and_zeroes(store_url: str) -> 
         assert (summary["pulls"]["requests"], summary["pushes"]["count"], summary["deletes"]) == (0, 0, 0)
         assert (await client.get("/api/v1/health")).json() == {"status": "ok"}
         assert (await client.get("/api/v1/repositories/team/hello")).status_code == 404
+        assert (await client.get("/api/v1/repositories/team/hello/lifecycle")).status_code == 404
+        storage = (await client.get("/api/v1/lifecycle/storage")).json()
+        assert (storage["as_of"], storage["total"]["bytes"], storage["history"]) == (None, 0, [])
 
 
 @pytest.mark.parametrize(
@@ -45,6 +50,9 @@ async def test_an_empty_store_answers_empty_pages_and_zeroes(store_url: str) -> 
         ("/api/v1/repositories", {"limit": "0"}, "limit=0 must be at least 1"),
         ("/api/v1/repositories", {"sort": "colour"}, "sort='colour' is not one of"),
         ("/api/v1/top/images", {"by": "tag"}, "by='tag' is not one of repository, reference"),
+        ("/api/v1/lifecycle/stale", {"days": "ninety"}, "days='ninety' is not an integer"),
+        ("/api/v1/lifecycle/stale", {"days": "36501"}, "days=36501 must be at least 1 and at most 36500"),
+        ("/api/v1/lifecycle/storage", {"offset": "-1"}, "offset=-1 must be at least 0"),
     ],
 )
 async def test_bad_queries_get_400_naming_the_parameter(

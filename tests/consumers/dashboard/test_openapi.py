@@ -33,13 +33,17 @@ def test_every_route_is_documented_with_its_parameters() -> None:
     paths = document["paths"]
     assert sorted(paths) == sorted(re.sub(r":\w+}", "}", r.path) for r in routes)
     for path, operations in paths.items():
-        operation = operations["get"]
-        assert operation["summary"] and "200" in {str(k) for k in operation["responses"]}, path
-        declared = {
-            resolve(document, p["$ref"])["name"] if "$ref" in p else p["name"]
-            for p in operation.get("parameters", [])
-        }
-        assert set(re.findall(r"{(\w+)}", path)) <= declared, path
+        assert operations, path
+        for method, operation in operations.items():
+            where = f"{method.upper()} {path}"
+            assert operation["summary"] and "200" in {str(k) for k in operation["responses"]}, where
+            declared = {
+                resolve(document, p["$ref"])["name"] if "$ref" in p else p["name"]
+                for p in operation.get("parameters", [])
+            }
+            assert set(re.findall(r"{(\w+)}", path)) <= declared, where
+            if method != "get":
+                assert operation["requestBody"]["content"], f"{where} documents its body"
 
 
 def test_every_reference_resolves() -> None:

@@ -151,6 +151,11 @@ async def test_an_empty_store_shows_the_empty_states(tmp_path: Path, artifacts_d
         assert await tile(page, "pulls") == "0"
         assert await page.locator("#error").is_hidden()
         await page.screenshot(path=artifacts_dir / "dashboard-empty.png", full_page=True)
+        await page.goto(base + "#view=lifecycle")  # the lifecycle view says so too
+        for section in ("stale", "storage"):
+            await expect(page.locator(f"#{section} .empty")).to_be_visible()
+        assert await page.locator("#repo-lifecycle-pick").is_visible()
+        assert await page.locator("#cleanup-result").is_hidden()
 
 
 async def test_a_store_that_does_not_answer_shows_an_error(tmp_path: Path, artifacts_dir: Path) -> None:

@@ -8,11 +8,16 @@ At 1400 px and at phone width (390 px):
   own bucket, and the two charts' plots line up;
 * no word breaks in the middle, and nothing scrolls sideways at 390 px;
 * the stretch where the pipeline was down is shaded and said;
+* the lifecycle view (over the store of ``lifecycle_store``, in the same browser): a
+  repository's tags and manifests, the stale images, storage, a cleanup preview and its
+  policy errors; admins are offered Apply, confirm it, and see the server's answer;
+  viewers are not offered it;
 * live mode reloads as soon as a consumer stores something, and asks nothing while the
   tab is hidden (this test adds an event: it runs last).
 
-Screenshots: test-artifacts/dashboard-overview.png (docs/images/dashboard.png) and
-dashboard-phone.png.
+Screenshots: test-artifacts/dashboard-overview.png (docs/images/dashboard.png),
+dashboard-phone.png, dashboard-lifecycle.png (docs/images/dashboard-lifecycle.png) and
+dashboard-lifecycle-phone.png.
 """
 
 from __future__ import annotations
@@ -28,6 +33,8 @@ import pytest
 import pytest_asyncio
 from playwright.async_api import Browser, Page, ViewportSize, expect
 
+from consumers.dashboard.access import AccessSettings, Role
+from consumers.dashboard.settings import DashboardSettings
 from consumers.store import uptime
 from consumers.store.engine import create_engine
 from tests.consumers.conftest import MakeSettings, settings_maker
@@ -35,8 +42,10 @@ from tests.consumers.dashboard import probes
 from tests.consumers.dashboard import session_facts as facts
 from tests.consumers.dashboard.browser import chromium
 from tests.consumers.dashboard.demo_traffic import MANIFEST, anonymous_session, post
+from tests.consumers.dashboard.lifecycle_store import lifecycle_store
 from tests.consumers.dashboard.pipeline import populate_store
-from tests.consumers.dashboard.server import dashboard_server
+from tests.consumers.dashboard.server import dashboard_server, running_dashboard
+from tests.consumers.dashboard.test_lifecycle_api import POLICY
 from tests.support.broker import BrokerUnderTest
 from tests.support.consumers import running, wait_processed
 from tests.support.database import migrate_store, processed_count
@@ -95,13 +104,13 @@ async def views(
         yield Views(base, browser, url, make, facts.unique_events(session), len(session) + 1)
 
 
-async def open_page(views: Views, hash_: str, viewport: ViewportSize = WIDE) -> Page:
+async def open_page(views: Views, hash_: str, viewport: ViewportSize = WIDE, base: str | None = None) -> Page:
     context = await views.browser.new_context(viewport=viewport, timezone_id="UTC")
     page = await context.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda error: errors.append(str(error)))
     page.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
-    await page.goto(views.base + hash_)
+    await page.goto((base or views.base) + hash_)
     await expect(page.locator("#status")).to_have_text(re.compile(r"updated"), timeout=30_000)
     assert errors == []
     return page
@@ -210,6 +219,81 @@ async def test_at_phone_width_nothing_scrolls_sideways_or_breaks_mid_word(
         assert await page.locator("#chart-requests canvas").count() == 1
     page = await open_page(views, "#range=1h&refresh=0", PHONE)
     await page.screenshot(path=artifacts_dir / "dashboard-phone.png", full_page=True)
+
+
+def anonymous(url: str, role: Role) -> DashboardSettings:
+    return DashboardSettings(database_url=url, access=AccessSettings(anonymous_role=role), live_seconds=0)
+
+
+async def check_repository_view(page: Page) -> None:
+    assert await page.locator("#load-view").is_hidden()
+    assert await page.locator('#views [data-view="lifecycle"]').get_attribute("aria-pressed") == "true"
+    await expect(page.locator("#repo-lifecycle-name")).to_have_text("team/app")
+    assert "1 untagged" in await page.locator("#repo-lifecycle-summary").inner_text()
+    tags = await rows(page, "repo-tags")
+    assert [r.split("\t")[0] for r in tags] == ["v2", "v1"]
+    assert tags[0].split("\t")[-3:] == ["3", "3", "3"] and "never" not in tags[0]  # 2 GETs and a HEAD
+    manifests = await rows(page, "repo-manifests")
+    assert [r.split("\t")[1] for r in manifests] == ["v2", "untagged", "v1"]
+    assert manifests[1].split("\t")[-1] == "never"
+    assert await page.locator("#chart-repo canvas").count() == 1
+
+
+async def check_stale_and_storage(page: Page) -> None:
+    stale = [r.split("\t")[0] for r in await rows(page, "stale")]
+    assert [name.split("@")[0].split(":")[0] for name in stale] == ["team/app", "team/lib", "team/app"]
+    assert stale[1:] == ["team/lib:latest", "team/app:v1"] and "@sha256:" in stale[0]  # c is untagged
+    assert [r.split("\t")[0] for r in await rows(page, "storage")] == ["team/app", "team/lib"]
+    assert "in the registry" in await page.locator("#storage-total").inner_text()
+
+
+async def preview(page: Page, policy: str) -> None:
+    await page.fill("#cleanup-policy", policy)
+    await page.click("#cleanup-preview")
+
+
+async def test_the_lifecycle_view_and_its_cleanup_preview(
+    views: Views, tmp_path: Path, artifacts_dir: Path
+) -> None:
+    url = await lifecycle_store(f"sqlite:///{tmp_path}/lifecycle.db")
+    hash_ = "#view=lifecycle&range=30d&refresh=0&repository=team/app"
+    async with running_dashboard(anonymous(url, Role.ADMIN), NOW) as base:
+        page = await open_page(views, hash_, base=base)
+        await check_repository_view(page)
+        await check_stale_and_storage(page)
+
+        await preview(page, POLICY.replace("keep_last_pushed: 1", "keep_last_pushed: two"))
+        wrong = page.locator("#cleanup-error")
+        await expect(wrong).to_contain_text("the policy:3: rules[0].keep_last_pushed")
+        assert await page.locator("#cleanup-result").is_hidden()
+        await preview(page, POLICY)
+        await expect(page.locator("#cleanup-summary")).to_contain_text("2 manifests would be deleted")
+        assert (len(await rows(page, "cleanup-delete")), len(await rows(page, "cleanup-keep"))) == (2, 2)
+        await expect(page.locator("#cleanup-apply")).to_have_text("Apply: delete 2 manifests")
+        await page.evaluate("() => window.scrollTo(0, 0)")  # the sticky header back on top
+        await page.screenshot(path=artifacts_dir / "dashboard-lifecycle.png", full_page=True)
+
+        asked: list[str] = []
+
+        async def accept(dialog: Any) -> None:
+            asked.append(dialog.message)
+            await dialog.accept()
+
+        page.once("dialog", accept)
+        await page.click("#cleanup-apply")
+        # this dashboard has no registry: the server's refusal is shown, nothing was applied
+        await expect(page.locator("#cleanup-error")).to_contain_text("REGBRIDGE_REGISTRY_URL")
+        assert asked == ["Delete 2 manifests from the registry? This cannot be undone."]
+        assert await page.locator("#cleanup-applied").is_hidden()
+
+        phone = await open_page(views, hash_, PHONE, base=base)
+        assert await probes.sideways_overflow(phone) == []
+        await phone.screenshot(path=artifacts_dir / "dashboard-lifecycle-phone.png", full_page=True)
+    async with running_dashboard(anonymous(url, Role.VIEWER), NOW) as base:
+        page = await open_page(views, hash_, base=base)
+        await preview(page, POLICY)
+        await expect(page.locator("#cleanup-summary")).to_contain_text("2 manifests would be deleted")
+        assert await page.locator("#cleanup-apply").is_hidden()  # a viewer is not offered it
 
 
 HIDE_TAB = """(hidden) => {

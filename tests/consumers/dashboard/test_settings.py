@@ -159,11 +159,33 @@ def test_proxy_roles_come_from_users_and_groups() -> None:
     assert not proxy.trusts("not-an-address")
 
 
+def test_the_cleanup_apply_reaches_the_registry_only_when_it_is_configured() -> None:
+    assert DashboardSettings.from_environ(Environ({})).registry is None  # it starts all the same
+    env = {
+        "REGBRIDGE_REGISTRY_URL": "https://registry.example:5000/",
+        "REGBRIDGE_REGISTRY_USERNAME": "cleaner",
+        "REGBRIDGE_REGISTRY_PASSWORD": "cleaner-pw",
+        "REGBRIDGE_CLEANUP_MAX_RPS": "2",
+    }
+    registry = DashboardSettings.from_environ(Environ(env)).registry
+    assert registry is not None
+    assert (registry.url, registry.username, registry.max_rps, registry.concurrency) == (
+        "https://registry.example:5000",
+        "cleaner",
+        2.0,
+        1,
+    )
+    assert registry.user_agent.startswith("registry-kafka-bridge-cleanup")
+    with pytest.raises(ConfigError, match=re.escape("REGBRIDGE_REGISTRY_URL='registry.example' must")):
+        DashboardSettings.from_environ(Environ({"REGBRIDGE_REGISTRY_URL": "registry.example"}))
+
+
 def test_every_dashboard_variable_is_documented() -> None:
     modules = (
         "consumers/dashboard/settings.py",
         "consumers/dashboard/access/settings.py",
         "consumers/dashboard/limits.py",
+        "consumers/lifecycle/settings.py",
     )
     source = "".join((ROOT / name).read_text() for name in modules)
     names = set(re.findall(r'env\.\w+\(\s*"([A-Z_]+)"', source)) | set(DASHBOARD_TLS.names())

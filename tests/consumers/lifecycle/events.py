@@ -42,7 +42,9 @@ def push(at: datetime, repository: str, digest: str, tag: str | None = None, **m
     return event("push", at, repository, digest=digest, tag=tag, size=100, method="PUT", **more)
 
 
-def pull(at: datetime, repository: str, digest: str, tag: str | None = None, **more: Any) -> dict[str, Any]:
+def pull(
+    at: datetime, repository: str, digest: str | None, tag: str | None = None, **more: Any
+) -> dict[str, Any]:
     return event("pull", at, repository, digest=digest, tag=tag, **more)
 
 

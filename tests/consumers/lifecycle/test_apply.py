@@ -13,6 +13,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from sqlalchemy import insert
@@ -213,3 +214,17 @@ async def test_a_403_fails_one_entry_and_an_unreachable_registry_stops(
     assert summary.failed[0]["error"].startswith("AccessDenied: DELETE /v2/team/app/manifests/")
     assert summary.stopped is not None and "answered 503 (2 attempts)" in summary.stopped
     assert [present(registry, REPO, image.digest) for image in (a, b, c)] == [200, 404, 200]
+
+
+async def test_a_store_that_cannot_be_read_stops_before_any_delete(
+    registry: LocalRegistry, tmp_path: Path
+) -> None:
+    a, b = images(2, "nostore")
+    await push(registry, (a, "1.0"), (b, "2.0"))
+    empty = f"sqlite:///{tmp_path / 'no-schema.db'}"  # a store without its tables
+    summary = await run(hand_plan(entry(REPO, a, "1.0"), entry(REPO, b, "2.0")), registry.url, empty)
+
+    assert summary.status == "stopped" and summary.deleted == 0
+    assert summary.stopped is not None and summary.stopped.startswith("the store cannot be read: ")
+    assert "no such table" in summary.stopped
+    assert [present(registry, REPO, image.digest) for image in (a, b)] == [200, 200]

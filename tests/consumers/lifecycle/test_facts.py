@@ -224,3 +224,23 @@ async def test_parents_and_sizes_of_an_index_and_an_artifact(store_url: str) -> 
     assert multi[index.digest].size == len(index.index.data) + size(x) + size(y)
     assert multi[index.digest].kind == "index"
     assert multi[sbom.digest].size == len(sbom.data) + len(empty.data) + len(layer.data)
+
+
+async def test_a_pull_by_tag_name_counts_for_the_digest_it_pointed_at_then(store_url: str) -> None:
+    # a registry that reports a pull by tag without its digest: the pull (T0 + 1 h) happened
+    # while x pointed at A; x moved to B at T0 + 2 h
+    t0 = days_ago(2)
+    await apply(
+        store_url, [push(t0, "team/x", A.digest, "x"), push(t0 + timedelta(hours=2), "team/x", B.digest, "x")]
+    )
+    await apply(store_url, [pull(t0 + timedelta(hours=1), "team/x", None, "x")])
+    engine = create_engine(store_url)
+    try:
+        async with engine.connect() as connection:
+            facts = {f.digest: f for f in await manifest_facts(connection, "team/x")}
+            [tag] = await tag_facts(connection, "team/x", NOW)
+    finally:
+        await engine.dispose()
+    # not B's (x pointed at A then), and not A's either (x no longer points at A)
+    assert facts[B.digest].last_pulled_at is None and facts[A.digest].last_pulled_at is None
+    assert tag.last_get_at == utc(t0 + timedelta(hours=1)), "the tag's name was pulled"

@@ -27,6 +27,7 @@ SAMPLE = plan(
     fact("new", "2", pushed_days_ago=1),
     fact("old", "1", "1.0", pushed_days_ago=9),
     fact("untagged", pushed_days_ago=9),
+    fact("elsewhere", "1", repository="other/app"),
 )
 
 
@@ -49,12 +50,19 @@ def test_the_json_form_reads_back_equal(tmp_path: Path) -> None:
     }
     assert document["keep"] == [
         {
+            "repository": "other/app",
+            "digest": digest("elsewhere"),
+            "tags": ["1"],
+            "reason": "no rule matches the repository",
+            "rule": None,
+        },
+        {
             "repository": "team/app",
             "digest": digest("new"),
             "tags": ["2"],
             "reason": "among the last 1 pushed",
             "rule": "team/*",
-        }
+        },
     ]
     assert document["policy"] == {"source": "policy.yaml", "sha256": SAMPLE.policy_sha256}
 
@@ -92,8 +100,8 @@ def test_a_bad_or_foreign_file_names_the_file_and_the_entry(data: bytes, message
 
 def test_bad_tags_and_an_unreadable_file_are_config_errors(tmp_path: Path) -> None:
     document = plan_document(SAMPLE)
-    document["keep"][0]["tags"] = [1]
-    with pytest.raises(PlanFileError, match=r"keep\[0\].tags: must be a list of tags"):
+    document["keep"][1]["tags"] = [1]
+    with pytest.raises(PlanFileError, match=r"keep\[1\].tags: must be a list of tags"):
         parse_plan(orjson.dumps(document), "plan.json")
     with pytest.raises(ConfigError, match=r"nothing.json: cannot read the plan"):
         read_plan(tmp_path / "nothing.json")
@@ -105,9 +113,10 @@ def test_the_table_lists_every_entry_and_the_totals() -> None:
     assert lines[1].split() == ["ACTION", "REPOSITORY", "DIGEST", "TAGS", "FREES", "REASON"]
     assert lines[2].split()[:5] == ["delete", "team/app", digest("old")[:19], "1,1.0", "10"]
     assert lines[3].split()[:4] == ["delete", "team/app", digest("untagged")[:19], "(untagged)"]
-    assert lines[4].split()[:4] == ["keep", "team/app", digest("new")[:19], "2"]
-    assert lines[4].endswith("among the last 1 pushed")
-    assert lines[-1] == "2 to delete, 1 kept, 30 B freed once the registry's garbage collection runs"
+    assert lines[4].split()[:4] == ["keep", "other/app", digest("elsewhere")[:19], "1"]
+    assert lines[5].split()[:4] == ["keep", "team/app", digest("new")[:19], "2"]
+    assert lines[5].endswith("among the last 1 pushed")
+    assert lines[-1] == "2 to delete, 2 kept, 30 B freed once the registry's garbage collection runs"
     assert plan_json(SAMPLE).endswith(b"\n")
 
 
