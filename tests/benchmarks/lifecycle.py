@@ -9,7 +9,8 @@ It generates the store of ``tests.benchmarks.lifecycle_store`` (at scale 1.0: 5,
 repositories, 50,000 tags, 20 million pull events as rollups, 14 days of minute rows) into a
 fresh SQLite file or PostgreSQL database (executemany / COPY; PostgreSQL then gets ``VACUUM
 ANALYZE``, as autovacuum would have done in a year; SQLite nothing, as operators run it), then
-measures, with a real dashboard server on 127.0.0.1 whose clock is pinned to the store's "now":
+measures, with a real dashboard server on 127.0.0.1 whose clock is pinned to the store's "now",
+called with a viewer token as an API client would be:
 
 * every operation of the dashboard's OpenAPI document (so new endpoints are included), p50
   and p95 over ``--repeat`` calls after two warm-up calls; those with a ``range`` parameter
@@ -46,6 +47,7 @@ from typing import Any
 
 import httpx
 
+from consumers.dashboard.access import AccessSettings
 from consumers.dashboard.settings import DashboardSettings
 from consumers.lifecycle.facts import stale_manifests
 from consumers.lifecycle.policy import parse_policy
@@ -57,6 +59,8 @@ from tests.benchmarks.lifecycle_writers import StoreWriter, writer_for
 from tests.consumers.dashboard.server import running_dashboard
 from tests.support.database import LOCAL_POSTGRES, create_database, drop_database, migrate_store
 
+TOKEN = "lifecycle-benchmark-viewer-token"
+BEARER = {"Authorization": f"Bearer {TOKEN}"}  # a viewer, as an API client is (no CSRF token needed)
 RANGES = ("1h", "24h", "7d", "30d", "365d")
 PAGE_VIEWS = ("#range=24h", "#range=7d", "#range=30d")
 GOAL_MS = {"postgresql": 150.0, "sqlite": 300.0}
@@ -129,6 +133,8 @@ async def timed(
         )
         elapsed = (time.perf_counter() - started) * 1000
         status = answer.status_code
+        if status != 200 and n == 0:
+            print(f"{method} {path}: {status} {answer.text[:200]}", file=sys.stderr, flush=True)
         if n >= 2:
             times.append(elapsed)
     return status, times
@@ -142,7 +148,7 @@ def p(times: list[float], q: int) -> float:
 
 async def endpoints(url: str, repository: str, repeat: int, goal: float) -> list[str]:
     lines = ["| endpoint | query | status | p50 ms | p95 ms | goal |", "|---|---|---:|---:|---:|---|"]
-    async with httpx.AsyncClient(base_url=url, timeout=120) as client:
+    async with httpx.AsyncClient(base_url=url, timeout=120, headers=BEARER) as client:
         document = (await client.get("/openapi.json")).json()
         for method, path, query in operations(document, repository):
             status, times = await timed(client, method, path, query, repeat)
@@ -216,7 +222,9 @@ async def page(url: str, repository: str) -> list[str]:
         for view in (*PAGE_VIEWS, f"#range=7d&repository={repository}"):
             times = []
             for _ in range(3):
-                tab = await browser.new_page(viewport={"width": 1400, "height": 1000})
+                tab = await browser.new_page(
+                    viewport={"width": 1400, "height": 1000}, extra_http_headers=BEARER
+                )
                 started = time.perf_counter()
                 await tab.goto(url + view)
                 await expect(tab.locator("#status")).to_have_text(re.compile(r"^updated"), timeout=120_000)
@@ -247,7 +255,8 @@ async def bench(args: argparse.Namespace, workdir: Path) -> list[str]:
         pulled = await writer_for(url).pull_events()
         print(f"pull events in pulls_daily: {pulled:,}; load average {os.getloadavg()}", flush=True)
         repository = registry.repositories[0]
-        settings = DashboardSettings(database_url=url, refresh_seconds=0, live_seconds=0)
+        access = AccessSettings(viewer_tokens=(TOKEN,))
+        settings = DashboardSettings(database_url=url, refresh_seconds=0, live_seconds=0, access=access)
         async with running_dashboard(settings, NOW.replace(tzinfo=UTC)) as base:
             lines = await endpoints(base, repository, args.repeat, GOAL_MS[args.backend])
             lines += ["", "| what | time | goal | |", "|---|---:|---|---|", cleanup_plan(url, workdir)]
