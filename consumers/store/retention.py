@@ -18,12 +18,13 @@ are deleted (the bucket at the cutoff is kept). The coarser tables must keep at 
 long as the finer ones (:meth:`RetentionSettings.check`), so that a dashboard range the
 minute rows no longer cover always finds an hourly or daily rollup.
 
-:func:`prune` deletes at most ``batch_rows`` rows per transaction, chosen by key in the
-order of the time bucket (every primary key starts with it; SQLite deletes by ``rowid``),
-commits, yields to the event loop, and stops at the first batch that deletes fewer: no
-lock is held longer than one batch. ``processed_events`` is not a statistic: it is the
-idempotency table, pruned by the store sink after ``REGBRIDGE_CONSUMER_DEDUP_RETENTION_HOURS``
-(:mod:`consumers.store.processed`).
+:func:`prune` deletes at most ``batch_rows`` rows per transaction, the oldest first (every
+primary key starts with the bucket, so they are an index range), by ``rowid`` on SQLite
+and by ``ctid`` on PostgreSQL (a TID scan: a batch costs the rows it deletes, not the
+table), commits, yields to the event loop, and stops at the first batch that deletes
+fewer: no lock is held longer than one batch. ``processed_events`` is not a statistic: it
+is the idempotency table, pruned by the store sink after
+``REGBRIDGE_CONSUMER_DEDUP_RETENTION_HOURS`` (:mod:`consumers.store.processed`).
 """
 
 from __future__ import annotations
@@ -34,7 +35,17 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import ColumnElement, Table, delete, literal_column, select, tuple_
+from sqlalchemy import (
+    ColumnElement,
+    DateTime,
+    Executable,
+    Table,
+    bindparam,
+    delete,
+    literal_column,
+    select,
+    text,
+)
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from common.environ import PREFIX, ConfigError, Environ
@@ -167,18 +178,26 @@ class Pruned:
     seconds: float
 
 
+_PG_BATCH = (
+    # ctid: a TID scan of the chosen rows. Matching the primary key instead made PostgreSQL
+    # hash-join the chosen keys against a sequential scan of the whole table, every batch.
+    "DELETE FROM {table} WHERE ctid = ANY(ARRAY("
+    "SELECT ctid FROM {table} WHERE {column} < :before ORDER BY {column} LIMIT :limit))"
+)
+
+
 async def delete_batch(connection: AsyncConnection, expiry: Expiry, before: datetime, limit: int) -> int:
     """Delete at most ``limit`` of the oldest rows before ``before``; returns how many."""
     table, column = expiry.table, expiry.column
     if connection.dialect.name == "sqlite":
         rowid: ColumnElement[int] = literal_column("rowid")
         chosen = select(rowid).select_from(table).where(column < before).order_by(column).limit(limit)
-        statement = delete(table).where(rowid.in_(chosen.scalar_subquery()))
+        statement: Executable = delete(table).where(rowid.in_(chosen.scalar_subquery()))
+        result = await connection.execute(statement)
     else:
-        key = list(table.primary_key.columns)
-        picked = select(*key).where(column < before).order_by(column).limit(limit)
-        statement = delete(table).where(tuple_(*key).in_(picked))
-    result = await connection.execute(statement)
+        sql = _PG_BATCH.format(table=table.name, column=column.name)
+        statement = text(sql).bindparams(bindparam("before", type_=DateTime()))
+        result = await connection.execute(statement, {"before": before, "limit": limit})
     return int(result.rowcount)
 
 
