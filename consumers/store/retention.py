@@ -21,7 +21,7 @@ minute rows no longer cover always finds an hourly or daily rollup.
 :func:`prune` deletes at most ``batch_rows`` rows per transaction, the oldest first (every
 primary key starts with the bucket, so they are an index range), by ``rowid`` on SQLite
 and by ``ctid`` on PostgreSQL (a TID scan: a batch costs the rows it deletes, not the
-table), commits, yields to the event loop, and stops at the first batch that deletes
+table), commits, pauses as long as the batch took, and stops at the first batch that deletes
 fewer: no lock is held longer than one batch. ``processed_events`` is not a statistic: it
 is the idempotency table, pruned by the store sink after
 ``REGBRIDGE_CONSUMER_DEDUP_RETENTION_HOURS`` (:mod:`consumers.store.processed`).
@@ -207,15 +207,18 @@ async def prune(
     before: datetime,
     batch_rows: int,
     *,
-    pause: Callable[[], Awaitable[None]] = lambda: asyncio.sleep(0),
+    pause: Callable[[float], Awaitable[None]] = asyncio.sleep,
 ) -> Pruned:
-    """Delete every row of ``expiry`` before ``before``, ``batch_rows`` per transaction."""
+    """Delete every row of ``expiry`` before ``before``, ``batch_rows`` per transaction.
+    Between two batches it pauses as long as the last one took, so that the consumer's own
+    transactions (SQLite has one writer at a time) get the store at least half the time."""
     started, rows, batches = time.perf_counter(), 0, 0
     while True:
+        batch_started = time.perf_counter()
         async with engine.begin() as connection:
             gone = await delete_batch(connection, expiry, before, batch_rows)
         rows, batches = rows + gone, batches + 1
         if gone < batch_rows:
             break
-        await pause()
+        await pause(time.perf_counter() - batch_started)
     return Pruned(expiry.table.name, rows, batches, time.perf_counter() - started)

@@ -109,7 +109,8 @@ async def test_pruning_runs_in_batches_and_stops_at_the_first_short_one(engine: 
     await fill(engine, expiry, [*expired, cutoff])
     pauses: list[int] = []
 
-    async def pause() -> None:
+    async def pause(seconds: float) -> None:
+        assert seconds > 0
         pauses.append(len(await times_left(engine, expiry)))  # each batch committed before the next
 
     pruned = await prune(engine, expiry, cutoff, 3, pause=pause)
