@@ -60,6 +60,7 @@ from consumers.store.tables import (
 )
 
 DEFAULT_BATCH_ROWS = 5000
+DAILY_MINIMUM_DAYS = 90  # the lifecycle facts count a tag's pulls over 90 days from pulls_daily
 DEFAULT_INTERVAL_S = 600.0
 VARIABLES = {
     "minute": "RETENTION_MINUTE_DAYS",
@@ -103,7 +104,13 @@ class RetentionSettings:
         }[grain]
 
     def check(self) -> None:
-        """A coarser rollup keeps at least as long as the finer one (0 is the longest)."""
+        """A coarser rollup keeps at least as long as the finer one (0 is the longest), and
+        the daily rollups at least :data:`DAILY_MINIMUM_DAYS`."""
+        if _shorter(self.daily_days, DAILY_MINIMUM_DAYS):
+            raise ConfigError(
+                f"{PREFIX}{VARIABLES['day']}={self.daily_days} must be 0 (forever) or at least "
+                f"{DAILY_MINIMUM_DAYS}: the tags' pulls over 90 days are counted from the daily rollups"
+            )
         for finer, coarser in (("minute", "hour"), ("hour", "day")):
             if _shorter(self.days(coarser), self.days(finer)):
                 raise ConfigError(
