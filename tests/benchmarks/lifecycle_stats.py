@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import random
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -39,7 +39,7 @@ def _blank(at: datetime) -> list[Any]:
     return [0, 0, 0, 0, 0, at]
 
 
-def _add(cell: list[Any], counts: tuple[int, int, int, int, int], at: datetime) -> None:
+def _add(cell: list[Any], counts: Sequence[int], at: datetime) -> None:
     for i, n in enumerate(counts):
         cell[i] += n
     if at > cell[5]:
@@ -100,13 +100,15 @@ class PullYear:
             team = int(image.repository[4:6])
             client = self.clients[team][min(23, int(self.rng.expovariate(0.25)))]
             hits = self._session(image, at)
-            total = (0, 0, 0, 0, 0)
+            total = [0, 0, 0, 0, 0]
+            hour_start, recent = at.replace(minute=0, second=0), at >= minute_cutoff
             for ref, counts in hits:
-                _add(hourly[(at.replace(minute=0, second=0), image.repository, ref)], counts, at)
-                if at >= minute_cutoff:
+                _add(hourly[(hour_start, image.repository, ref)], counts, at)
+                if recent:
                     _add(minutes[(at.replace(second=0), image.repository, ref)], counts, at)
-                total = tuple(a + b for a, b in zip(total, counts, strict=True))  # type: ignore[assignment]
-                self.events += sum(counts[:4])
+                for i, n in enumerate(counts):
+                    total[i] += n
+            self.events += sum(total[:4])
             _add(clients[(day, image.repository, *client)], total, at)
             if at >= minute_cutoff:
                 _add(minute_clients[(at.replace(second=0), image.repository, *client)], total, at)
@@ -145,12 +147,8 @@ def _accumulate(values: list[float]) -> Iterator[float]:
 
 
 def _rows(table: str, keys: tuple[str, ...], cells: dict[tuple[Any, ...], list[Any]]) -> Iterator[Chunk]:
-    rows = [
-        dict(zip(keys, key, strict=True))
-        | dict(zip(COUNTERS, cell[:5], strict=True))
-        | {"last_pulled_at": cell[5]}
-        for key, cell in cells.items()
-    ]
+    columns = (*keys, *COUNTERS, "last_pulled_at")
+    rows = [dict(zip(columns, (*key, *cell), strict=True)) for key, cell in cells.items()]
     yield from _chunks(table, rows)
 
 
