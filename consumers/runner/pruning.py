@@ -4,9 +4,10 @@ stopped by the process (``consumers.process``).
 
 Every ``interval_s`` (and once at start) it prunes each table in bounded batches
 (:func:`consumers.store.retention.prune`), each its own short transaction, never inside a
-batch's: the loop keeps storing between two delete batches, and a first run over months
-of minute rows neither stalls consumption nor the health check. One log line per table
-and run; ``regbridge_consumer_pruned_rows_total`` and ``regbridge_consumer_prune_seconds``.
+batch's, with a pause as long as the batch between two: the loop keeps storing meanwhile,
+and a first run over months of minute rows neither stalls consumption nor the health check.
+One log line per table and run; ``regbridge_consumer_pruned_rows_total`` and
+``regbridge_consumer_prune_seconds``.
 A store that fails is logged and tried again at the next interval.
 """
 

@@ -18,12 +18,13 @@ are deleted (the bucket at the cutoff is kept). The coarser tables must keep at 
 long as the finer ones (:meth:`RetentionSettings.check`), so that a dashboard range the
 minute rows no longer cover always finds an hourly or daily rollup.
 
-:func:`prune` deletes at most ``batch_rows`` rows per transaction, chosen by key in the
-order of the time bucket (every primary key starts with it; SQLite deletes by ``rowid``),
-commits, yields to the event loop, and stops at the first batch that deletes fewer: no
-lock is held longer than one batch. ``processed_events`` is not a statistic: it is the
-idempotency table, pruned by the store sink after ``REGBRIDGE_CONSUMER_DEDUP_RETENTION_HOURS``
-(:mod:`consumers.store.processed`).
+:func:`prune` deletes at most ``batch_rows`` rows per transaction, the oldest first (every
+primary key starts with the bucket, so they are an index range), by ``rowid`` on SQLite
+and by ``ctid`` on PostgreSQL (a TID scan: a batch costs the rows it deletes, not the
+table), commits, pauses as long as the batch took, and stops at the first batch that deletes
+fewer: no lock is held longer than one batch. ``processed_events`` is not a statistic: it
+is the idempotency table, pruned by the store sink after
+``REGBRIDGE_CONSUMER_DEDUP_RETENTION_HOURS`` (:mod:`consumers.store.processed`).
 """
 
 from __future__ import annotations
@@ -34,7 +35,17 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import ColumnElement, Table, delete, literal_column, select, tuple_
+from sqlalchemy import (
+    ColumnElement,
+    DateTime,
+    Executable,
+    Table,
+    bindparam,
+    delete,
+    literal_column,
+    select,
+    text,
+)
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from common.environ import PREFIX, ConfigError, Environ
@@ -49,6 +60,7 @@ from consumers.store.tables import (
 )
 
 DEFAULT_BATCH_ROWS = 5000
+DAILY_MINIMUM_DAYS = 90  # the lifecycle facts count a tag's pulls over 90 days from pulls_daily
 DEFAULT_INTERVAL_S = 600.0
 VARIABLES = {
     "minute": "RETENTION_MINUTE_DAYS",
@@ -92,7 +104,13 @@ class RetentionSettings:
         }[grain]
 
     def check(self) -> None:
-        """A coarser rollup keeps at least as long as the finer one (0 is the longest)."""
+        """A coarser rollup keeps at least as long as the finer one (0 is the longest), and
+        the daily rollups at least :data:`DAILY_MINIMUM_DAYS`."""
+        if _shorter(self.daily_days, DAILY_MINIMUM_DAYS):
+            raise ConfigError(
+                f"{PREFIX}{VARIABLES['day']}={self.daily_days} must be 0 (forever) or at least "
+                f"{DAILY_MINIMUM_DAYS}: the tags' pulls over 90 days are counted from the daily rollups"
+            )
         for finer, coarser in (("minute", "hour"), ("hour", "day")):
             if _shorter(self.days(coarser), self.days(finer)):
                 raise ConfigError(
@@ -167,18 +185,26 @@ class Pruned:
     seconds: float
 
 
+_PG_BATCH = (
+    # ctid: a TID scan of the chosen rows. Matching the primary key instead made PostgreSQL
+    # hash-join the chosen keys against a sequential scan of the whole table, every batch.
+    "DELETE FROM {table} WHERE ctid = ANY(ARRAY("
+    "SELECT ctid FROM {table} WHERE {column} < :before ORDER BY {column} LIMIT :limit))"
+)
+
+
 async def delete_batch(connection: AsyncConnection, expiry: Expiry, before: datetime, limit: int) -> int:
     """Delete at most ``limit`` of the oldest rows before ``before``; returns how many."""
     table, column = expiry.table, expiry.column
     if connection.dialect.name == "sqlite":
         rowid: ColumnElement[int] = literal_column("rowid")
         chosen = select(rowid).select_from(table).where(column < before).order_by(column).limit(limit)
-        statement = delete(table).where(rowid.in_(chosen.scalar_subquery()))
+        statement: Executable = delete(table).where(rowid.in_(chosen.scalar_subquery()))
+        result = await connection.execute(statement)
     else:
-        key = list(table.primary_key.columns)
-        picked = select(*key).where(column < before).order_by(column).limit(limit)
-        statement = delete(table).where(tuple_(*key).in_(picked))
-    result = await connection.execute(statement)
+        sql = _PG_BATCH.format(table=table.name, column=column.name)
+        statement = text(sql).bindparams(bindparam("before", type_=DateTime()))
+        result = await connection.execute(statement, {"before": before, "limit": limit})
     return int(result.rowcount)
 
 
@@ -188,15 +214,18 @@ async def prune(
     before: datetime,
     batch_rows: int,
     *,
-    pause: Callable[[], Awaitable[None]] = lambda: asyncio.sleep(0),
+    pause: Callable[[float], Awaitable[None]] = asyncio.sleep,
 ) -> Pruned:
-    """Delete every row of ``expiry`` before ``before``, ``batch_rows`` per transaction."""
+    """Delete every row of ``expiry`` before ``before``, ``batch_rows`` per transaction.
+    Between two batches it pauses as long as the last one took, so that the consumer's own
+    transactions (SQLite has one writer at a time) get the store at least half the time."""
     started, rows, batches = time.perf_counter(), 0, 0
     while True:
+        batch_started = time.perf_counter()
         async with engine.begin() as connection:
             gone = await delete_batch(connection, expiry, before, batch_rows)
         rows, batches = rows + gone, batches + 1
         if gone < batch_rows:
             break
-        await pause()
+        await pause(time.perf_counter() - batch_started)
     return Pruned(expiry.table.name, rows, batches, time.perf_counter() - started)

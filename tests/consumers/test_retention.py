@@ -15,11 +15,12 @@ from sqlalchemy import Table, func, insert, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from common.environ import ConfigError, Environ
+from consumers.lifecycle.facts import WINDOWS
 from consumers.metrics import ConsumerMetrics
 from consumers.runner.pruning import StatisticsPruner
 from consumers.runner.stop import StopRequest
 from consumers.store.engine import create_engine
-from consumers.store.retention import EXPIRING, Expiry, RetentionSettings, floor, prune
+from consumers.store.retention import DAILY_MINIMUM_DAYS, EXPIRING, Expiry, RetentionSettings, floor, prune
 from consumers.store.tables import audit_log
 
 NOW = datetime(2026, 11, 29, 12, 30, 45)
@@ -109,7 +110,8 @@ async def test_pruning_runs_in_batches_and_stops_at_the_first_short_one(engine: 
     await fill(engine, expiry, [*expired, cutoff])
     pauses: list[int] = []
 
-    async def pause() -> None:
+    async def pause(seconds: float) -> None:
+        assert seconds > 0
         pauses.append(len(await times_left(engine, expiry)))  # each batch committed before the next
 
     pruned = await prune(engine, expiry, cutoff, 3, pause=pause)
@@ -166,6 +168,11 @@ async def test_a_store_that_fails_is_logged_and_the_other_tables_still_pruned(
     assert any("pulls_hourly" in fields for fields in warned)
 
 
+def test_the_daily_rollups_cover_the_lifecycle_facts_windows() -> None:
+    assert max(WINDOWS) <= DAILY_MINIMUM_DAYS
+    RetentionSettings(minute_days=1, hourly_days=2, daily_days=DAILY_MINIMUM_DAYS).check()
+
+
 def test_defaults_and_variables() -> None:
     assert RetentionSettings.from_environ(Environ({})) == RetentionSettings(14, 400, 0, 0, 5000, 600.0)
     env = {
@@ -185,6 +192,10 @@ def test_defaults_and_variables() -> None:
         ({"MINUTE_DAYS": "30", "HOURLY_DAYS": "20"}, ("HOURLY_DAYS=20", "MINUTE_DAYS=30")),
         ({"MINUTE_DAYS": "0"}, ("HOURLY_DAYS=400", "MINUTE_DAYS=0")),
         ({"DAILY_DAYS": "100"}, ("DAILY_DAYS=100", "HOURLY_DAYS=400")),
+        (
+            {"MINUTE_DAYS": "7", "HOURLY_DAYS": "30", "DAILY_DAYS": "60"},
+            ("DAILY_DAYS=60 must be 0 (forever) or at least 90",),
+        ),
         ({"HOURLY_DAYS": "0", "DAILY_DAYS": "3000"}, ("DAILY_DAYS=3000", "HOURLY_DAYS=0")),
         ({"MINUTE_DAYS": "-1"}, ("MINUTE_DAYS=-1 must be at least 0",)),
         ({"AUDIT_DAYS": "a year"}, ("AUDIT_DAYS='a year' is not an integer",)),
