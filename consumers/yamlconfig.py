@@ -258,6 +258,14 @@ def read_text_list(node: Node, path: str, source: str) -> tuple[str, ...]:
     return tuple(read_text(item, f"{path}[{i}]", source) for i, item in enumerate(node.value))
 
 
+def read_regex(node: Node, path: str, source: str) -> re.Pattern[str]:
+    text = read_text(node, path, source)
+    try:
+        return re.compile(text)
+    except re.error as exc:
+        raise fail(source, node, path, f"{text!r} is not a valid regular expression: {exc}") from None
+
+
 def items_of(node: Node, path: str, source: str) -> list[tuple[str, Node]]:
     """The items of a sequence node, each with its field path."""
     if not isinstance(node, SequenceNode):

@@ -13,7 +13,7 @@ matches keeps everything. Every key but ``repositories`` is optional. Unknown ke
 errors (a misspelt ``keep_*`` key must not silently delete images), as are values of the
 wrong type, a regex that does not compile and a glob that can match no repository.
 Errors are a :class:`PolicyError` listing every problem, each naming the file, the line
-and the field (``policy.yaml:4: rules[0].keep_tags: not a valid regex: …``), read through
+and the field (``policy.yaml:4: rules[0].keep_tags: '(v' is not a valid regular expression: …``), read through
 :mod:`consumers.yamlconfig` as the relay's subscriptions are.
 """
 
@@ -34,6 +34,7 @@ from consumers.yamlconfig import (
     compose,
     fail,
     items_of,
+    read_regex,
     read_text,
     read_whole,
 )
@@ -159,11 +160,3 @@ def read_glob(node: Node, path: str, source: str) -> str:
     if depth:
         raise fail(source, node, path, f"unclosed [ in {text!r}")
     return text
-
-
-def read_regex(node: Node, path: str, source: str) -> re.Pattern[str]:
-    text = read_text(node, path, source)
-    try:
-        return re.compile(text)
-    except re.error as exc:
-        raise fail(source, node, path, f"not a valid regex: {exc}") from None

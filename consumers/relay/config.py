@@ -30,6 +30,7 @@ from consumers.yamlconfig import (
     items_of,
     read_bool,
     read_count,
+    read_regex,
     read_seconds,
     read_text,
     read_text_list,
@@ -242,20 +243,12 @@ def _read_filters(node: Node, path: str, source: str) -> Filters:
     fields = Fields(node, path, source)
     filters = Filters(
         repositories=fields.get("repository", read_text_list, ()),
-        tag=fields.get("tag", _read_regex, None),
+        tag=fields.get("tag", read_regex, None),
         media_types=fields.get("media_types", read_text_list, ()),
         manifests_only=fields.get("manifests_only", read_bool, False),
     )
     fields.done(FILTER_FIELDS)
     return filters
-
-
-def _read_regex(node: Node, path: str, source: str) -> re.Pattern[str]:
-    text = read_text(node, path, source)
-    try:
-        return re.compile(text)
-    except re.error as exc:
-        raise fail(source, node, path, f"{text!r} is not a valid regular expression: {exc}") from None
 
 
 def _read_retry(node: Node, path: str, source: str) -> RetryPolicy:

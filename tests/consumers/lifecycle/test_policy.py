@@ -131,7 +131,10 @@ def test_wrong_types_are_named_each_on_its_line() -> None:
 
 def test_a_bad_regex_names_its_line_and_field() -> None:
     message = errors("rules:\n  - repositories: a\n    keep_tags: '^(latest'\n")
-    assert message.startswith("policy.yaml:3: rules[0].keep_tags: not a valid regex: missing ), unterminated")
+    assert message.startswith(
+        "policy.yaml:3: rules[0].keep_tags: '^(latest' is not a valid regular expression: missing ), "
+        "unterminated"
+    )
 
 
 @pytest.mark.parametrize(
