@@ -8,6 +8,7 @@ from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from consumers.lifecycle.contents import load_contents
 from consumers.lifecycle.facts import manifest_facts
 from consumers.lifecycle.plan import Plan, make_plan
 from consumers.lifecycle.policy import Policy
@@ -16,6 +17,7 @@ from consumers.lifecycle.storage import BlobGraph
 
 async def preview(conn: AsyncConnection, policy: Policy, now: datetime) -> Plan:
     """What ``policy`` would delete at ``now``, and why the rest is kept."""
-    facts = await manifest_facts(conn)
-    graph = await BlobGraph.load(conn)
+    contents = await load_contents(conn, with_blobs=True)  # once, for the facts and the graph
+    facts = await manifest_facts(conn, contents=contents)
+    graph = await BlobGraph.load(conn, contents=contents)
     return make_plan(policy, facts, graph.freed, now)

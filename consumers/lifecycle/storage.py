@@ -23,7 +23,7 @@ from typing import Any
 from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from consumers.lifecycle.contents import Contents, load_contents
+from consumers.lifecycle.contents import Contents, load_contents, scoped
 from consumers.lifecycle.facts import aware, naive_utc
 from consumers.store.tables import manifests, storage_daily
 from consumers.store.writes import execute_many
@@ -87,14 +87,16 @@ class BlobGraph:
         self.unknown: set[Ref] = set()  # contents never fetched
 
     @classmethod
-    async def load(cls, conn: AsyncConnection, repository: str | None = None) -> BlobGraph:
-        """The graph of every live manifest (of ``repository`` only, when given)."""
+    async def load(
+        cls, conn: AsyncConnection, repository: str | None = None, *, contents: Contents | None = None
+    ) -> BlobGraph:
+        """The graph of every live manifest (of ``repository`` only, when given). ``contents``:
+        what ``load_contents(conn, repository, with_blobs=True)`` loaded, when the caller has it."""
         m = manifests.c
         query = select(m.repository, m.digest, m.size).where(m.deleted_at.is_(None))
-        if repository is not None:
-            query = query.where(m.repository == repository)
-        rows = (await conn.execute(query)).all()
-        contents = await load_contents(conn, repository, with_blobs=True)
+        rows = (await conn.execute(scoped(query, m.repository, repository))).all()
+        if contents is None:
+            contents = await load_contents(conn, repository, with_blobs=True)
         graph = cls()
         for repo, digest, size in rows:
             graph._add(repo, digest, size, contents)
@@ -176,9 +178,11 @@ class BlobGraph:
         return out
 
 
-async def repository_storage(conn: AsyncConnection, repository: str) -> RepositoryStorage:
-    """One repository, live (not the snapshot)."""
-    graph = await BlobGraph.load(conn, repository)
+async def repository_storage(
+    conn: AsyncConnection, repository: str, *, contents: Contents | None = None
+) -> RepositoryStorage:
+    """One repository, live (not the snapshot); ``contents`` as :meth:`BlobGraph.load` takes it."""
+    graph = await BlobGraph.load(conn, repository, contents=contents)
     return graph.storage(repository)
 
 
