@@ -72,8 +72,9 @@ async def repository_lifecycle(request: Request) -> Response:
         if not await inventory.repository_exists(conn, name):
             raise HTTPException(404, f"no repository {name!r}")
         tags = await lifecycle.tag_facts(conn, name, now)
-        manifests = await lifecycle.manifest_facts(conn, name)
-        held = await lifecycle.repository_storage(conn, name)
+        contents = await lifecycle.load_contents(conn, name, with_blobs=True)  # once, for both
+        manifests = await lifecycle.manifest_facts(conn, name, contents=contents)
+        held = await lifecycle.repository_storage(conn, name, contents=contents)
         points = await load.points(conn, wanted, step)
         down = await downtime.pipeline_down(conn, span, now)
     tags.sort(key=lambda t: (-t.last_pushed_at.timestamp(), t.tag))

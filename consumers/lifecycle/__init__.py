@@ -1,6 +1,7 @@
 """Lifecycle: facts per tag and manifest, storage, the retention policy and its cleanup
 (``docs/lifecycle.md``)."""
 
+from consumers.lifecycle.contents import Contents, load_contents
 from consumers.lifecycle.facts import manifest_facts, stale_manifests, tag_facts
 from consumers.lifecycle.model import ManifestFacts, PullCounts, TagFacts
 from consumers.lifecycle.storage import (
@@ -16,6 +17,7 @@ from consumers.lifecycle.storage import (
 
 __all__ = [
     "BlobGraph",
+    "Contents",
     "ManifestFacts",
     "PullCounts",
     "RepositorySnapshot",
@@ -23,6 +25,7 @@ __all__ = [
     "StorageOverview",
     "StoragePoint",
     "TagFacts",
+    "load_contents",
     "manifest_facts",
     "repository_storage",
     "stale_manifests",

@@ -11,13 +11,14 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Select, select
+from sqlalchemy import ColumnElement, Select, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from consumers.store.tables import manifest_blobs, manifest_children, manifest_contents, manifests
 from consumers.store.writes import chunks
 
 MAX_DEPTH = 4  # an index of indexes of indexes: deeper is not followed
+Scope = str | frozenset[str] | None  # one repository, a few, or all (None)
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,15 +61,27 @@ class Contents:
                 yield from self.closure(child, depth + 1)
 
 
-def live_digests(repository: str | None = None) -> Select[Any]:
-    """The digests of live manifests (of one repository, or all)."""
+def in_scope(column: Any, scope: Scope) -> ColumnElement[bool] | None:
+    """The condition that ``column`` (a repository name) is in ``scope``; None for all."""
+    if scope is None:
+        return None
+    condition: ColumnElement[bool] = column == scope if isinstance(scope, str) else column.in_(sorted(scope))
+    return condition
+
+
+def scoped(query: Select[Any], column: Any, scope: Scope) -> Select[Any]:
+    condition = in_scope(column, scope)
+    return query if condition is None else query.where(condition)
+
+
+def live_digests(repository: Scope = None) -> Select[Any]:
+    """The digests of live manifests (of one repository, a few, or all)."""
     m = manifests.c
-    query = select(m.digest).where(m.deleted_at.is_(None))
-    return query.where(m.repository == repository) if repository is not None else query
+    return scoped(select(m.digest).where(m.deleted_at.is_(None)), m.repository, repository)
 
 
 async def load_contents(
-    conn: AsyncConnection, repository: str | None = None, *, with_blobs: bool = False
+    conn: AsyncConnection, repository: Scope = None, *, with_blobs: bool = False
 ) -> Contents:
     """The contents of the live manifests (of ``repository``, or all) and of what they hold."""
     found = Contents()

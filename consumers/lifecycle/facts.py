@@ -22,8 +22,9 @@ from typing import Any
 from sqlalchemy import and_, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from consumers.lifecycle.contents import Contents, load_contents
+from consumers.lifecycle.contents import Contents, Scope, load_contents, scoped
 from consumers.lifecycle.model import ManifestFacts, PullCounts, TagFacts
+from consumers.lifecycle.stale import stale_page
 from consumers.store.tables import manifests, pull_last, pulls_daily, tag_history, tags
 
 WINDOWS = (7, 30, 90)  # days of TagFacts.pulls_7d, pulls_30d, pulls_90d
@@ -84,20 +85,23 @@ def _day(moment: datetime) -> datetime:
     return moment.replace(hour=0, minute=0, second=0, microsecond=0)
 
 
-async def manifest_facts(conn: AsyncConnection, repository: str | None = None) -> list[ManifestFacts]:
-    """Every live manifest of ``repository`` (None: of all), by repository, newest push first."""
+async def manifest_facts(
+    conn: AsyncConnection, repository: Scope = None, *, contents: Contents | None = None
+) -> list[ManifestFacts]:
+    """Every live manifest of ``repository`` (a name, a set of names, or None: of all), by
+    repository, newest push first. ``contents``: what :func:`load_contents` loaded for the
+    same repositories, when the caller has it already (the plan shares it with the blob graph)."""
     m = manifests.c
     query = select(
         m.repository, m.digest, m.media_type, m.first_pushed_at, m.last_pushed_at, m.pushed_by
     ).where(m.deleted_at.is_(None))
-    if repository is not None:
-        query = query.where(m.repository == repository)
-    rows = list((await conn.execute(query)).all())
+    rows = list((await conn.execute(scoped(query, m.repository, repository))).all())
     rows.sort(key=lambda r: r.digest)  # stable sorts, in Python: a database sorts text by
     rows.sort(key=lambda r: r.last_pushed_at, reverse=True)  # its collation, slowly
     rows.sort(key=lambda r: r.repository)
     live = {(row.repository, row.digest) for row in rows}
-    contents = await load_contents(conn, repository)
+    if contents is None:
+        contents = await load_contents(conn, repository)
     live_tags = await _live_tags(conn, repository)
     last = await _last_by_digest(conn, repository)
     tag_pulls = await _last_by_tag(conn, repository)
@@ -154,7 +158,7 @@ def _parents(live: set[Key], contents: Contents) -> dict[Key, list[str]]:
     return held
 
 
-async def _live_tags(conn: AsyncConnection, repository: str | None) -> list[_LiveTag]:
+async def _live_tags(conn: AsyncConnection, repository: Scope) -> list[_LiveTag]:
     t, h = tags.c, tag_history.c
     period = and_(h.repository == t.repository, h.tag == t.tag, h.replaced_at.is_(None))
     query = (
@@ -165,41 +169,35 @@ async def _live_tags(conn: AsyncConnection, repository: str | None) -> list[_Liv
         .where(t.deleted_at.is_(None))
         .group_by(t.repository, t.tag, t.digest, t.updated_at, t.updated_by)
     )
-    if repository is not None:
-        query = query.where(t.repository == repository)
     return [
         _LiveTag(r.repository, r.tag, r.digest, r.since or r.updated_at, r.updated_at, r.updated_by)
-        for r in (await conn.execute(query)).all()
+        for r in (await conn.execute(scoped(query, t.repository, repository))).all()
     ]
 
 
-async def _last_by_digest(conn: AsyncConnection, repository: str | None) -> dict[Key, _Last]:
+async def _last_by_digest(conn: AsyncConnection, repository: Scope) -> dict[Key, _Last]:
     """``pull_last`` of the live manifests, by digest."""
     p, m = pull_last.c, manifests.c
     on = and_(m.repository == p.repository, m.digest == p.reference, m.deleted_at.is_(None))
     query = select(p.repository, p.reference, p.last_get_at, p.last_head_at).select_from(
         pull_last.join(manifests, on)
     )
-    if repository is not None:
-        query = query.where(p.repository == repository)
     return {
         (r.repository, r.reference): _Last(r.last_get_at, r.last_head_at)
-        for r in (await conn.execute(query)).all()
+        for r in (await conn.execute(scoped(query, p.repository, repository))).all()
     }
 
 
-async def _last_by_tag(conn: AsyncConnection, repository: str | None) -> dict[Key, _Last]:
+async def _last_by_tag(conn: AsyncConnection, repository: Scope) -> dict[Key, _Last]:
     """``pull_last`` of the live tags, by tag name."""
     p, t = pull_last.c, tags.c
     on = and_(t.repository == p.repository, t.tag == p.reference, t.deleted_at.is_(None))
     query = select(p.repository, p.reference, p.last_get_at, p.last_head_at).select_from(
         pull_last.join(tags, on)
     )
-    if repository is not None:
-        query = query.where(p.repository == repository)
     return {
         (r.repository, r.reference): _Last(r.last_get_at, r.last_head_at)
-        for r in (await conn.execute(query)).all()
+        for r in (await conn.execute(scoped(query, p.repository, repository))).all()
     }
 
 
@@ -292,8 +290,10 @@ async def stale_manifests(
     conn: AsyncConnection, *, days: int, now: datetime, limit: int, offset: int = 0
 ) -> list[ManifestFacts]:
     """Live manifests not pulled within ``days`` days of ``now`` (or never), largest first
-    (unknown sizes last), then by repository and digest."""
-    cutoff = aware(naive_utc(now)) - timedelta(days=days)
-    stale = [f for f in await manifest_facts(conn) if f.last_pulled_at is None or f.last_pulled_at < cutoff]
-    stale.sort(key=lambda f: (f.size is None, -(f.size or 0), f.repository, f.digest))
-    return stale[offset : offset + limit]
+    (unknown sizes last), then by repository and digest. The store picks the page
+    (:mod:`consumers.lifecycle.stale`); the facts are built for that page only."""
+    keys = await stale_page(conn, naive_utc(now) - timedelta(days=days), limit, offset)
+    if not keys:
+        return []
+    facts = {(f.repository, f.digest): f for f in await manifest_facts(conn, frozenset(r for r, _ in keys))}
+    return [facts[key] for key in keys if key in facts]

@@ -23,7 +23,7 @@ from typing import Any
 from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from consumers.lifecycle.contents import Contents, load_contents
+from consumers.lifecycle.contents import Contents, load_contents, scoped
 from consumers.lifecycle.facts import aware, naive_utc
 from consumers.store.tables import manifests, storage_daily
 from consumers.store.writes import execute_many
@@ -87,14 +87,16 @@ class BlobGraph:
         self.unknown: set[Ref] = set()  # contents never fetched
 
     @classmethod
-    async def load(cls, conn: AsyncConnection, repository: str | None = None) -> BlobGraph:
-        """The graph of every live manifest (of ``repository`` only, when given)."""
+    async def load(
+        cls, conn: AsyncConnection, repository: str | None = None, *, contents: Contents | None = None
+    ) -> BlobGraph:
+        """The graph of every live manifest (of ``repository`` only, when given). ``contents``:
+        what ``load_contents(conn, repository, with_blobs=True)`` loaded, when the caller has it."""
         m = manifests.c
         query = select(m.repository, m.digest, m.size).where(m.deleted_at.is_(None))
-        if repository is not None:
-            query = query.where(m.repository == repository)
-        rows = (await conn.execute(query)).all()
-        contents = await load_contents(conn, repository, with_blobs=True)
+        rows = (await conn.execute(scoped(query, m.repository, repository))).all()
+        if contents is None:
+            contents = await load_contents(conn, repository, with_blobs=True)
         graph = cls()
         for repo, digest, size in rows:
             graph._add(repo, digest, size, contents)
@@ -176,9 +178,11 @@ class BlobGraph:
         return out
 
 
-async def repository_storage(conn: AsyncConnection, repository: str) -> RepositoryStorage:
-    """One repository, live (not the snapshot)."""
-    graph = await BlobGraph.load(conn, repository)
+async def repository_storage(
+    conn: AsyncConnection, repository: str, *, contents: Contents | None = None
+) -> RepositoryStorage:
+    """One repository, live (not the snapshot); ``contents`` as :meth:`BlobGraph.load` takes it."""
+    graph = await BlobGraph.load(conn, repository, contents=contents)
     return graph.storage(repository)
 
 
@@ -211,7 +215,7 @@ def _growth(latest: StoragePoint, oldest: StoragePoint | None) -> float | None:
 async def storage_overview(conn: AsyncConnection, *, limit: int, offset: int = 0) -> StorageOverview:
     """The latest snapshot: ``limit`` repositories from ``offset``, most bytes first."""
     s = storage_daily.c
-    latest = (await conn.execute(select(func.max(s.day)).where(s.repository == TOTAL))).scalar_one_or_none()
+    latest = await _latest_day(conn)
     if latest is None:
         return StorageOverview(None, RepositorySnapshot(TOTAL, 0, 0, 0, None), (), 0, ())
     day = select(s.repository, s.bytes, s.manifests, s.blobs, s.computed_at).where(s.day == latest)
@@ -236,16 +240,52 @@ async def storage_overview(conn: AsyncConnection, *, limit: int, offset: int = 0
     )
 
 
+async def _latest_day(conn: AsyncConnection) -> datetime | None:
+    """The latest snapshot's day: the last day of the primary key (one index probe), which
+    has its total row (:func:`write_snapshot` writes a day's rows together); the last day with
+    a total otherwise (a store written by other means)."""
+    s = storage_daily.c
+    latest = (await conn.execute(select(func.max(s.day)))).scalar_one_or_none()
+    if latest is None:
+        return None
+    has_total = select(s.day).where(s.day == latest, s.repository == TOTAL)
+    if (await conn.execute(has_total)).first() is not None:
+        return latest  # type: ignore[no-any-return]
+    query = select(func.max(s.day)).where(s.repository == TOTAL)
+    return (await conn.execute(query)).scalar_one_or_none()  # type: ignore[no-any-return]
+
+
 async def _earlier_points(
     conn: AsyncConnection, latest: datetime, repositories: Sequence[str]
 ) -> dict[str, list[StoragePoint]]:
-    """repository → its snapshots of the last 90 days before ``latest``, oldest first."""
+    """repository → its snapshots before ``latest``, oldest first: the total's of the last 90
+    days (its history), each other repository's oldest of the last 30 days only (its growth).
+
+    Days are listed, not ranged: the primary key (day, repository) is then probed per day and
+    repository instead of scanning every repository's rows of the window."""
     s = storage_daily.c
-    since = latest - timedelta(days=max(GROWTH_DAYS, HISTORY_DAYS))
-    query = select(s.repository, s.day, s.bytes).where(
-        s.day >= since, s.day < latest, s.repository.in_(repositories)
-    )
     points: dict[str, list[StoragePoint]] = {}
-    for row in await conn.execute(query.order_by(s.day)):
-        points.setdefault(row.repository, []).append(StoragePoint(aware(row.day), int(row.bytes)))
+
+    async def add(query: Any) -> None:
+        for row in await conn.execute(query.order_by(s.day)):
+            points.setdefault(row.repository, []).append(StoragePoint(aware(row.day), int(row.bytes)))
+
+    columns = select(s.repository, s.day, s.bytes)
+    days = [latest - timedelta(days=n) for n in range(1, max(GROWTH_DAYS, HISTORY_DAYS) + 1)]
+    await add(columns.where(s.day.in_(days), s.repository == TOTAL))
+    others = [r for r in repositories if r != TOTAL]
+    oldest = latest - timedelta(days=GROWTH_DAYS)
+    await add(columns.where(s.day == oldest, s.repository.in_(others)))
+    younger = [r for r in others if r not in points]  # no snapshot 30 days ago: their oldest since
+    if younger:
+        window = columns.where(s.day > oldest, s.day < latest, s.repository.in_(younger))
+        first = select(s.repository, func.min(s.day).label("day")).where(
+            s.day > oldest, s.day < latest, s.repository.in_(younger)
+        )
+        firsts = first.group_by(s.repository).subquery()
+        await add(
+            window.join_from(
+                storage_daily, firsts, (firsts.c.repository == s.repository) & (firsts.c.day == s.day)
+            )
+        )
     return points

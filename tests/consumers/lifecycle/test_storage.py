@@ -19,7 +19,9 @@ from consumers.lifecycle import (
     storage_overview,
     write_snapshot,
 )
+from consumers.lifecycle.facts import aware
 from consumers.store.engine import create_engine
+from consumers.store.tables import storage_daily
 from devstack.ociimage import build_index
 from tests.consumers.lifecycle.events import apply, delete, push, store_fetched
 from tests.consumers.lifecycle.images import everything, image_with, layer, stored
@@ -151,3 +153,29 @@ async def test_an_index_holds_its_children_and_their_blobs(store: str, conn: Asy
     everything_of_m = [("team/m", index.digest), *children]
     assert sum(graph.freed(everything_of_m).values()) == 0, "team/n's index still holds it all"
     assert sum(graph.freed([*everything_of_m, ("team/n", index.digest)]).values()) == held
+
+
+async def test_growth_from_the_oldest_snapshot_of_30_days(store_url: str) -> None:
+    # storage_daily written directly: the total every day of 100 days; team/a on day -40
+    # (outside the window), -30, -10 and today: growth since -30; team/b on -40 and -20
+    # only: since -20; team/c today only: none. History: the total's last 90 days.
+    latest = datetime(2026, 12, 1)
+    at = {"": range(100), "team/a": (40, 30, 10, 0), "team/b": (40, 20, 0), "team/c": (0,)}
+    rows = [
+        {"day": latest - timedelta(days=n), "repository": repository, "bytes": 10_000 - n * n}
+        | {"manifests": 1, "blobs": 1, "computed_at": latest}
+        for repository, days in at.items()
+        for n in days
+    ]
+    engine = create_engine(store_url, writer=True)
+    try:
+        async with engine.begin() as conn:
+            await conn.execute(storage_daily.insert(), rows)
+        async with engine.connect() as conn:
+            overview = await storage_overview(conn, limit=10)
+    finally:
+        await engine.dispose()
+    growth = {r.repository: r.growth_per_day for r in overview.repositories}
+    assert growth == {"team/a": (10_000 - 9_100) / 30, "team/b": (10_000 - 9_600) / 20, "team/c": None}
+    assert overview.total.growth_per_day == (10_000 - 9_100) / 30
+    assert [p.day for p in overview.history] == [aware(latest - timedelta(days=n)) for n in range(90, -1, -1)]
