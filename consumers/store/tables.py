@@ -52,6 +52,14 @@ transaction: chart hours and days, and rank images and clients over weeks, witho
 summing minute rows. ``hour``/``day`` are the bucket's start (UTC). Every primary key
 starts with its time bucket, so a time range is an index range scan.
 
+``pulls_repository_hourly`` (hour PK, repository PK, same counters) and
+``pulls_repository_daily`` (day PK, repository PK, same counters) are the same rollups
+without the reference (revision 0008, backfilled from ``pulls_hourly``/``pulls_daily``):
+the sums of a repository's references, written in the same transaction. Registry-wide
+and per-repository totals, series and rankings over long windows read them (most
+references are digests, so they hold 4 to 9 times fewer rows); only what needs the reference
+reads ``pulls_hourly``/``pulls_daily``.
+
 Audit (written by the ``other`` handler)
 ----------------------------------------
 ``audit_log``  one row per delete, mount or unknown action.
@@ -233,6 +241,10 @@ pull_clients = _pull_counts("pull_clients", "minute", CLIENT_COLUMNS, ("actor", 
 pulls_hourly = _pull_counts("pulls_hourly", "hour", ("repository", "reference"), ("repository", "hour"))
 pulls_daily = _pull_counts("pulls_daily", "day", ("repository", "reference"), ("repository", "day"))
 pull_clients_daily = _pull_counts("pull_clients_daily", "day", CLIENT_COLUMNS, ("actor", "day"))
+pulls_repository_hourly = _pull_counts(
+    "pulls_repository_hourly", "hour", ("repository",), ("repository", "hour")
+)
+pulls_repository_daily = _pull_counts("pulls_repository_daily", "day", ("repository",), ("repository", "day"))
 
 pushes = Table(
     "pushes",
