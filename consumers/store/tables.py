@@ -58,7 +58,9 @@ without the reference (revision 0008, backfilled from ``pulls_hourly``/``pulls_d
 the sums of a repository's references, written in the same transaction. Registry-wide
 and per-repository totals, series and rankings over long windows read them (most
 references are digests, so they hold 4 to 9 times fewer rows); only what needs the reference
-reads ``pulls_hourly``/``pulls_daily``.
+reads ``pulls_hourly``/``pulls_daily``. ``pulls_total_hourly`` (hour PK, same counters) and
+``pulls_total_daily`` (day PK, same counters), also revision 0008, sum out the repository
+too: the registry-wide totals and series read one row per bucket.
 
 Audit (written by the ``other`` handler)
 ----------------------------------------
@@ -223,7 +225,7 @@ PULL_COUNTERS = ("manifest_gets", "manifest_heads", "blob_gets", "blob_heads", "
 CLIENT_COLUMNS = ("repository", "actor", "client_addr", "useragent")
 
 
-def _pull_counts(name: str, bucket: str, keys: tuple[str, ...], index: tuple[str, ...]) -> Table:
+def _pull_counts(name: str, bucket: str, keys: tuple[str, ...], index: tuple[str, ...] = ()) -> Table:
     """A pull-statistics table: (time bucket, *keys) → the counters."""
     return Table(
         name,
@@ -232,7 +234,7 @@ def _pull_counts(name: str, bucket: str, keys: tuple[str, ...], index: tuple[str
         *(Column(key, Text, primary_key=True) for key in keys),
         *(_counter(counter) for counter in PULL_COUNTERS),
         Column("last_pulled_at", DateTime, nullable=False),
-        Index(None, *index),
+        *([Index(None, *index)] if index else []),
     )
 
 
@@ -245,6 +247,8 @@ pulls_repository_hourly = _pull_counts(
     "pulls_repository_hourly", "hour", ("repository",), ("repository", "hour")
 )
 pulls_repository_daily = _pull_counts("pulls_repository_daily", "day", ("repository",), ("repository", "day"))
+pulls_total_hourly = _pull_counts("pulls_total_hourly", "hour", ())
+pulls_total_daily = _pull_counts("pulls_total_daily", "day", ())
 
 pushes = Table(
     "pushes",

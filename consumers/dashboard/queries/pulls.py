@@ -2,9 +2,10 @@
 and daily rollups for long or old windows (``PullFilter.grain``, see ``rollups``).
 
 What does not need the reference (totals, active repositories, series, images ranked by
-repository) reads the per-repository rollups (``pulls_repository_hourly``/``_daily``):
+repository) reads the per-repository rollups (``pulls_repository_hourly``/``_daily``), and
+the registry-wide totals and series the total rollups (``pulls_total_hourly``/``_daily``):
 the same sums from a fraction of the rows. Images ranked by reference read
-``pulls_hourly``/``pulls_daily``; the minute grain reads ``pulls`` for both.
+``pulls_hourly``/``pulls_daily``; the minute grain reads ``pulls`` for all.
 
 Counters, as the pull handler stores them:
 
@@ -36,11 +37,14 @@ from consumers.store.tables import (
     pulls_hourly,
     pulls_repository_daily,
     pulls_repository_hourly,
+    pulls_total_daily,
+    pulls_total_hourly,
 )
 
 COUNTERS = ("manifest_gets", "manifest_heads", "blob_gets", "blob_heads", "bytes")
 PULL_TABLES = {"minute": pulls, "hour": pulls_hourly, "day": pulls_daily}
 REPOSITORY_TABLES = {"minute": pulls, "hour": pulls_repository_hourly, "day": pulls_repository_daily}
+TOTAL_TABLES = {"minute": pulls, "hour": pulls_total_hourly, "day": pulls_total_daily}
 CLIENT_TABLES = {"minute": pull_clients, "hour": pull_clients_daily, "day": pull_clients_daily}
 
 
@@ -77,6 +81,12 @@ class PullFilter:
         return REPOSITORY_TABLES[self.grain]
 
     @property
+    def sums(self) -> Table:
+        """For sums over every reference: the registry-wide rollups when no repository is
+        asked for, else the per-repository ones."""
+        return (TOTAL_TABLES if self.repository is None else REPOSITORY_TABLES)[self.grain]
+
+    @property
     def clients(self) -> Table:
         return CLIENT_TABLES[self.grain]
 
@@ -89,7 +99,7 @@ class PullFilter:
 
 async def totals(conn: AsyncConnection, wanted: PullFilter) -> dict[str, int]:
     """The counters summed over the window."""
-    table = wanted.repositories
+    table = wanted.sums
     row = (await conn.execute(select(*_sums(table)).where(*wanted.on(table)))).mappings().one()
     return _counts(row)
 
@@ -102,7 +112,7 @@ async def active_repositories(conn: AsyncConnection, wanted: PullFilter) -> int:
 
 async def series(conn: AsyncConnection, wanted: PullFilter, step: str) -> dict[datetime, dict[str, int]]:
     """Counters per ``step`` bucket that has any; empty buckets are absent."""
-    table = wanted.repositories
+    table = wanted.sums
     start = bucket(conn.dialect.name, step, time_column(table)).label("bucket")
     query = select(start, *_sums(table)).where(*wanted.on(table)).group_by(start)
     result = await conn.execute(query)

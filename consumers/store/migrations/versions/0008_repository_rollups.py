@@ -1,10 +1,11 @@
-"""Per-repository pull rollups: ``pulls_repository_hourly`` and ``pulls_repository_daily``.
+"""Pull rollups without the reference: ``pulls_repository_hourly``/``_daily`` (per
+repository) and ``pulls_total_hourly``/``_daily`` (the registry, one row per bucket).
 
-Additive: two new tables, the sums of ``pulls_hourly`` and ``pulls_daily`` over the
-reference, backfilled here from them (``INSERT … SELECT … GROUP BY``, one statement per
-table, on SQLite and PostgreSQL alike), so the dashboard's long ranges read the same figures
-as before from 4 to 9 times fewer rows. From this revision on the pull handler writes them in the
-same transaction as the other rollups.
+Additive: four new tables, the sums of ``pulls_hourly`` and ``pulls_daily`` over the
+reference (and, for the totals, the repository), backfilled here from them (``INSERT …
+SELECT … GROUP BY``, one statement per table, on SQLite and PostgreSQL alike), so the
+dashboard's long ranges read the same figures as before from far fewer rows. From this
+revision on the pull handler writes them in the same transaction as the other rollups.
 
 Revision ID: 0008
 Revises: 0007
@@ -23,37 +24,42 @@ depends_on: str | None = None
 
 COUNTERS = ("manifest_gets", "manifest_heads", "blob_gets", "blob_heads", "bytes")
 TABLES = (
-    # (new table, its bucket, the reference-level rollup it sums)
-    ("pulls_repository_hourly", "hour", "pulls_hourly"),
-    ("pulls_repository_daily", "day", "pulls_daily"),
+    # (new table, its bucket, its keys after the bucket, the reference-level rollup it sums)
+    ("pulls_repository_hourly", "hour", ("repository",), "pulls_hourly"),
+    ("pulls_repository_daily", "day", ("repository",), "pulls_daily"),
+    ("pulls_total_hourly", "hour", (), "pulls_hourly"),
+    ("pulls_total_daily", "day", (), "pulls_daily"),
 )
 
 
 def upgrade() -> None:
-    for name, bucket, source in TABLES:
+    for name, bucket, keys, source in TABLES:
         op.create_table(
             name,
             sa.Column(bucket, sa.DateTime(), nullable=False),
-            sa.Column("repository", sa.Text(), nullable=False),
+            *(sa.Column(key, sa.Text(), nullable=False) for key in keys),
             *(sa.Column(c, sa.BigInteger(), server_default="0", nullable=False) for c in COUNTERS),
             sa.Column("last_pulled_at", sa.DateTime(), nullable=False),
-            sa.PrimaryKeyConstraint(bucket, "repository", name=op.f(f"pk_{name}")),
+            sa.PrimaryKeyConstraint(bucket, *keys, name=op.f(f"pk_{name}")),
         )
-        op.create_index(op.f(f"ix_{name}_repository_{bucket}"), name, ["repository", bucket], unique=False)
-        op.execute(_backfill(name, bucket, source))
+        if keys:
+            op.create_index(
+                op.f(f"ix_{name}_repository_{bucket}"), name, ["repository", bucket], unique=False
+            )
+        op.execute(_backfill(name, (bucket, *keys), source))
 
 
-def _backfill(name: str, bucket: str, source: str) -> str:
-    """The reference summed out of ``source`` into ``name`` (fixed names, no input)."""
-    columns, sums = ", ".join(COUNTERS), ", ".join(f"sum({c})" for c in COUNTERS)
+def _backfill(name: str, keys: tuple[str, ...], source: str) -> str:
+    """``source`` summed into ``name`` per ``keys`` (fixed names, no input)."""
+    columns, sums, by = ", ".join(COUNTERS), ", ".join(f"sum({c})" for c in COUNTERS), ", ".join(keys)
     return (
-        f"INSERT INTO {name} ({bucket}, repository, {columns}, last_pulled_at) "  # noqa: S608
-        f"SELECT {bucket}, repository, {sums}, max(last_pulled_at) FROM {source} "
-        f"GROUP BY {bucket}, repository"
+        f"INSERT INTO {name} ({by}, {columns}, last_pulled_at) "  # noqa: S608
+        f"SELECT {by}, {sums}, max(last_pulled_at) FROM {source} GROUP BY {by}"
     )
 
 
 def downgrade() -> None:
-    for name, bucket, _ in reversed(TABLES):
-        op.drop_index(op.f(f"ix_{name}_repository_{bucket}"), table_name=name)
+    for name, bucket, keys, _ in reversed(TABLES):
+        if keys:
+            op.drop_index(op.f(f"ix_{name}_repository_{bucket}"), table_name=name)
         op.drop_table(name)
