@@ -7,8 +7,10 @@ Every pull event adds to two per-minute buckets (the minute of the event's times
   then GET by digest, so one image pull usually shows as a HEAD on the tag plus GETs on
   digests;
 * ``pull_clients`` (minute, repository, actor, client address, user agent);
-* rollups of the same counts: ``pulls_hourly``, ``pulls_daily`` and
-  ``pull_clients_daily``, summed from the batch's minute rows.
+* rollups of the same counts: ``pulls_hourly``, ``pulls_daily``, the per-repository
+  ``pulls_repository_hourly`` and ``pulls_repository_daily`` (the reference summed out), the
+  registry-wide ``pulls_total_hourly`` and ``pulls_total_daily`` and ``pull_clients_daily``,
+  summed from the batch's minute rows.
 
 Counters: manifest vs blob pulls (blob events carry ``application/octet-stream``), GET
 apart from HEAD (the registry counts HEAD as a pull), and ``bytes``: the target size of
@@ -61,6 +63,10 @@ from consumers.store.tables import (
     pulls,
     pulls_daily,
     pulls_hourly,
+    pulls_repository_daily,
+    pulls_repository_hourly,
+    pulls_total_daily,
+    pulls_total_hourly,
 )
 from consumers.store.writes import execute_many, insert_for, later
 
@@ -90,10 +96,16 @@ _COUNTERS = {
 }
 REFERENCE_KEY = ("minute", "repository", "reference")
 CLIENT_KEY = ("minute", *CLIENT_COLUMNS)
+REPOSITORY_KEY = ("minute", "repository")  # the reference rows, their reference summed out
+TOTAL_KEY = ("minute",)  # the reference rows, all summed per bucket
 ROLLUPS = (
-    # (table, its key, the minute table's rows it sums, how a minute maps to its bucket)
+    # (table, its key, the minute rows it sums (by their columns), how a minute maps to its bucket)
     (pulls_hourly, ("hour", *REFERENCE_KEY[1:]), REFERENCE_KEY, hour_of),
     (pulls_daily, ("day", *REFERENCE_KEY[1:]), REFERENCE_KEY, day_of),
+    (pulls_repository_hourly, ("hour", "repository"), REPOSITORY_KEY, hour_of),
+    (pulls_repository_daily, ("day", "repository"), REPOSITORY_KEY, day_of),
+    (pulls_total_hourly, ("hour",), TOTAL_KEY, hour_of),
+    (pulls_total_daily, ("day",), TOTAL_KEY, day_of),
     (pull_clients_daily, ("day", *CLIENT_COLUMNS), CLIENT_KEY, day_of),
 )
 
@@ -142,7 +154,8 @@ class PullHandler:
         )
         await _add(connection, pulls, REFERENCE_KEY, by_reference)
         await _add(connection, pull_clients, CLIENT_KEY, by_client)
-        minute_rows = {REFERENCE_KEY: by_reference, CLIENT_KEY: by_client}
+        minute_rows: dict[tuple[str, ...], list[dict[str, Any]]] = {CLIENT_KEY: by_client}
+        minute_rows.update(dict.fromkeys((REFERENCE_KEY, REPOSITORY_KEY, TOTAL_KEY), by_reference))
         for table, key, source, bucket_of in ROLLUPS:
             await _add(connection, table, key, roll_up(minute_rows[source], source, key, bucket_of))
         await touch_last_pulls(connection, last_rows(last_pulls(plans)))

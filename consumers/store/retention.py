@@ -5,10 +5,13 @@ pruning that drops the expired ones in bounded batches.
 retention (days)       tables                                       written by
 =====================  ===========================================  ===================
 ``minute_days`` 14     ``pulls``, ``pull_clients``                  ``pull``
-``hourly_days`` 400    ``pulls_hourly``                             ``pull``
-``daily_days`` 0       ``pulls_daily``, ``pull_clients_daily``,     ``pull``, ``push``
-                       ``pushes`` (no coarser table: it is its
-                       own rollup)
+``hourly_days`` 400    ``pulls_hourly``,                            ``pull``
+                       ``pulls_repository_hourly``,
+                       ``pulls_total_hourly``
+``daily_days`` 0       ``pulls_daily``, ``pulls_repository_daily``, ``pull``, ``push``
+                       ``pulls_total_daily``,
+                       ``pull_clients_daily``, ``pushes`` (no
+                       coarser table: it is its own rollup)
 ``audit_days`` 0       ``audit_log`` (by ``occurred_at``)           ``other``
 =====================  ===========================================  ===================
 
@@ -56,6 +59,10 @@ from consumers.store.tables import (
     pulls,
     pulls_daily,
     pulls_hourly,
+    pulls_repository_daily,
+    pulls_repository_hourly,
+    pulls_total_daily,
+    pulls_total_hourly,
     pushes,
 )
 
@@ -170,6 +177,10 @@ EXPIRING: dict[str, tuple[Expiry, ...]] = {
         Expiry(pulls_hourly, "hour"),
         Expiry(pulls_daily, "day"),
         Expiry(pull_clients_daily, "day"),
+        Expiry(pulls_repository_hourly, "hour"),
+        Expiry(pulls_repository_daily, "day"),
+        Expiry(pulls_total_hourly, "hour"),
+        Expiry(pulls_total_daily, "day"),
     ),
     "push": (Expiry(pushes, "day"),),
     "other": (Expiry(audit_log, "audit"),),

@@ -52,6 +52,16 @@ transaction: chart hours and days, and rank images and clients over weeks, witho
 summing minute rows. ``hour``/``day`` are the bucket's start (UTC). Every primary key
 starts with its time bucket, so a time range is an index range scan.
 
+``pulls_repository_hourly`` (hour PK, repository PK, same counters) and
+``pulls_repository_daily`` (day PK, repository PK, same counters) are the same rollups
+without the reference (revision 0008, backfilled from ``pulls_hourly``/``pulls_daily``):
+the sums of a repository's references, written in the same transaction. Registry-wide
+and per-repository totals, series and rankings over long windows read them (most
+references are digests, so they hold 4 to 9 times fewer rows); only what needs the reference
+reads ``pulls_hourly``/``pulls_daily``. ``pulls_total_hourly`` (hour PK, same counters) and
+``pulls_total_daily`` (day PK, same counters), also revision 0008, sum out the repository
+too: the registry-wide totals and series read one row per bucket.
+
 Audit (written by the ``other`` handler)
 ----------------------------------------
 ``audit_log``  one row per delete, mount or unknown action.
@@ -215,7 +225,7 @@ PULL_COUNTERS = ("manifest_gets", "manifest_heads", "blob_gets", "blob_heads", "
 CLIENT_COLUMNS = ("repository", "actor", "client_addr", "useragent")
 
 
-def _pull_counts(name: str, bucket: str, keys: tuple[str, ...], index: tuple[str, ...]) -> Table:
+def _pull_counts(name: str, bucket: str, keys: tuple[str, ...], index: tuple[str, ...] = ()) -> Table:
     """A pull-statistics table: (time bucket, *keys) → the counters."""
     return Table(
         name,
@@ -224,7 +234,7 @@ def _pull_counts(name: str, bucket: str, keys: tuple[str, ...], index: tuple[str
         *(Column(key, Text, primary_key=True) for key in keys),
         *(_counter(counter) for counter in PULL_COUNTERS),
         Column("last_pulled_at", DateTime, nullable=False),
-        Index(None, *index),
+        *([Index(None, *index)] if index else []),
     )
 
 
@@ -233,6 +243,12 @@ pull_clients = _pull_counts("pull_clients", "minute", CLIENT_COLUMNS, ("actor", 
 pulls_hourly = _pull_counts("pulls_hourly", "hour", ("repository", "reference"), ("repository", "hour"))
 pulls_daily = _pull_counts("pulls_daily", "day", ("repository", "reference"), ("repository", "day"))
 pull_clients_daily = _pull_counts("pull_clients_daily", "day", CLIENT_COLUMNS, ("actor", "day"))
+pulls_repository_hourly = _pull_counts(
+    "pulls_repository_hourly", "hour", ("repository",), ("repository", "hour")
+)
+pulls_repository_daily = _pull_counts("pulls_repository_daily", "day", ("repository",), ("repository", "day"))
+pulls_total_hourly = _pull_counts("pulls_total_hourly", "hour", ())
+pulls_total_daily = _pull_counts("pulls_total_daily", "day", ())
 
 pushes = Table(
     "pushes",

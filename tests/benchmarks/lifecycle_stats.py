@@ -5,8 +5,9 @@ Pulls come in sessions, the way ``docker pull`` makes them: a manifest HEAD by t
 seven sessions out of ten) a GET by digest and GETs of the blobs the client does not hold
 yet. Each day gets its share of the pull events (weekdays busier than weekends), drawn over
 the live tags with Zipf weights, at working hours more than at night, by a client of the
-repository's team. A day is summed into its hourly, daily and client rows and handed out at
-once, so memory stays flat; the last 14 days also give minute rows.
+repository's team. A day is summed into its hourly, daily, per-repository, registry-wide and
+client rows and handed out at once, so memory stays flat; the last 14 days also give minute
+rows.
 """
 
 from __future__ import annotations
@@ -113,12 +114,27 @@ class PullYear:
             if at >= minute_cutoff:
                 _add(minute_clients[(at.replace(second=0), image.repository, *client)], total, at)
         daily: dict[tuple[Any, ...], list[Any]] = defaultdict(lambda: _blank(day))
-        for (_, repository, ref), cell in hourly.items():
-            _add(daily[(day, repository, ref)], tuple(cell[:5]), cell[5])
+        repository_hourly: dict[tuple[Any, ...], list[Any]] = defaultdict(lambda: _blank(day))
+        repository_daily: dict[tuple[Any, ...], list[Any]] = defaultdict(lambda: _blank(day))
+        total_hourly: dict[tuple[Any, ...], list[Any]] = defaultdict(lambda: _blank(day))
+        total_daily: dict[tuple[Any, ...], list[Any]] = defaultdict(lambda: _blank(day))
+        for (hour_start, repository, ref), cell in hourly.items():
+            for target in (
+                daily[(day, repository, ref)],
+                repository_hourly[(hour_start, repository)],
+                repository_daily[(day, repository)],
+                total_hourly[(hour_start,)],
+                total_daily[(day,)],
+            ):
+                _add(target, tuple(cell[:5]), cell[5])
         reference = ("repository", "reference")
         client_keys = ("repository", "actor", "client_addr", "useragent")
         yield from _rows("pulls_hourly", ("hour", *reference), hourly)
         yield from _rows("pulls_daily", ("day", *reference), daily)
+        yield from _rows("pulls_repository_hourly", ("hour", "repository"), repository_hourly)
+        yield from _rows("pulls_repository_daily", ("day", "repository"), repository_daily)
+        yield from _rows("pulls_total_hourly", ("hour",), total_hourly)
+        yield from _rows("pulls_total_daily", ("day",), total_daily)
         yield from _rows("pull_clients_daily", ("day", *client_keys), clients)
         yield from _rows("pulls", ("minute", *reference), minutes)
         yield from _rows("pull_clients", ("minute", *client_keys), minute_clients)

@@ -1,6 +1,12 @@
 """Pull statistics: sums of the ``pulls`` and ``pull_clients`` buckets, or of their hourly
 and daily rollups for long or old windows (``PullFilter.grain``, see ``rollups``).
 
+What does not need the reference (totals, active repositories, series, images ranked by
+repository) reads the per-repository rollups (``pulls_repository_hourly``/``_daily``), and
+the registry-wide totals and series the total rollups (``pulls_total_hourly``/``_daily``):
+the same sums from a fraction of the rows. Images ranked by reference read
+``pulls_hourly``/``pulls_daily``; the minute grain reads ``pulls`` for all.
+
 Counters, as the pull handler stores them:
 
 * ``manifest_gets``: image pulls (what registries bill as a pull);
@@ -23,10 +29,22 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from consumers.dashboard.pagination import PageRequest
 from consumers.dashboard.params import Window, as_utc, iso
 from consumers.dashboard.queries.buckets import bucket, bucket_time, within
-from consumers.store.tables import pull_clients, pull_clients_daily, pulls, pulls_daily, pulls_hourly
+from consumers.store.tables import (
+    pull_clients,
+    pull_clients_daily,
+    pulls,
+    pulls_daily,
+    pulls_hourly,
+    pulls_repository_daily,
+    pulls_repository_hourly,
+    pulls_total_daily,
+    pulls_total_hourly,
+)
 
 COUNTERS = ("manifest_gets", "manifest_heads", "blob_gets", "blob_heads", "bytes")
 PULL_TABLES = {"minute": pulls, "hour": pulls_hourly, "day": pulls_daily}
+REPOSITORY_TABLES = {"minute": pulls, "hour": pulls_repository_hourly, "day": pulls_repository_daily}
+TOTAL_TABLES = {"minute": pulls, "hour": pulls_total_hourly, "day": pulls_total_daily}
 CLIENT_TABLES = {"minute": pull_clients, "hour": pull_clients_daily, "day": pull_clients_daily}
 
 
@@ -54,7 +72,19 @@ class PullFilter:
 
     @property
     def pulls(self) -> Table:
+        """Per reference."""
         return PULL_TABLES[self.grain]
+
+    @property
+    def repositories(self) -> Table:
+        """Per repository (the reference summed out), for what does not need the reference."""
+        return REPOSITORY_TABLES[self.grain]
+
+    @property
+    def sums(self) -> Table:
+        """For sums over every reference: the registry-wide rollups when no repository is
+        asked for, else the per-repository ones."""
+        return (TOTAL_TABLES if self.repository is None else REPOSITORY_TABLES)[self.grain]
 
     @property
     def clients(self) -> Table:
@@ -69,20 +99,20 @@ class PullFilter:
 
 async def totals(conn: AsyncConnection, wanted: PullFilter) -> dict[str, int]:
     """The counters summed over the window."""
-    table = wanted.pulls
+    table = wanted.sums
     row = (await conn.execute(select(*_sums(table)).where(*wanted.on(table)))).mappings().one()
     return _counts(row)
 
 
 async def active_repositories(conn: AsyncConnection, wanted: PullFilter) -> int:
-    table = wanted.pulls
+    table = wanted.repositories
     query = select(func.count(func.distinct(table.c.repository))).where(*wanted.on(table))
     return int((await conn.execute(query)).scalar_one())
 
 
 async def series(conn: AsyncConnection, wanted: PullFilter, step: str) -> dict[datetime, dict[str, int]]:
     """Counters per ``step`` bucket that has any; empty buckets are absent."""
-    table = wanted.pulls
+    table = wanted.sums
     start = bucket(conn.dialect.name, step, time_column(table)).label("bucket")
     query = select(start, *_sums(table)).where(*wanted.on(table)).group_by(start)
     result = await conn.execute(query)
@@ -93,7 +123,7 @@ async def top_images(
     conn: AsyncConnection, wanted: PullFilter, page: PageRequest, by_reference: bool
 ) -> list[dict[str, Any]]:
     """Most image pulls first (then most requests); per repository or per reference."""
-    table = wanted.pulls
+    table = wanted.pulls if by_reference else wanted.repositories
     keys = [table.c.repository, *([table.c.reference] if by_reference else [])]
     sums = _sums(table)
     last = func.max(table.c.last_pulled_at).label("last_pulled_at")

@@ -11,6 +11,10 @@ The pull handler writes every pull into all of them in one transaction, and the 
   which have no hourly rollup, then read ``pull_clients_daily``;
 * the daily rollups otherwise.
 
+At the hour and day grains each has a per-repository twin (``pulls_repository_hourly``,
+``pulls_repository_daily``) that answers whatever does not need the reference
+(``pulls.PullFilter.repositories``).
+
 The spans are fixed, for speed (a long window sums few rows); the coverage comes from the
 same retention settings the consumers prune with (the dashboard reads them too), so a
 window never reads a table whose rows for it are gone. A rollup counts a bucket when the
